@@ -1,0 +1,35 @@
+# The two commands a newcomer needs; everything else is Meson's.
+#   make demo    build, then run the demo program
+#   make check   build, then run every test
+# Sanitizer runs: make check-asan (AddressSanitizer+UBSan), make check-tsan.
+
+BUILD      ?= build
+MESON      ?= meson
+NPROC      ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all demo check check-asan check-tsan clean
+
+all: $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) $(MESON_SETUP_ARGS)
+
+demo: all
+	./$(BUILD)/tools/uhmm-demo
+
+check: all
+	$(MESON) test -C $(BUILD) --num-processes $(NPROC) --print-errorlogs >$(BUILD)/test-output.txt 2>&1; \
+	  tail -n 40 $(BUILD)/test-output.txt; \
+	  python3 tests/summary.py $(BUILD)/meson-logs/testlog.json
+
+check-asan:
+	$(MAKE) check BUILD=build-asan \
+	  MESON_SETUP_ARGS="-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug"
+
+check-tsan:
+	$(MAKE) check BUILD=build-tsan \
+	  MESON_SETUP_ARGS="-Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug"
+
+clean:
+	rm -rf build build-asan build-tsan

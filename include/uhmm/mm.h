@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef UHMM_MM_H
+#define UHMM_MM_H
+
+#include <uhmm/mm_types.h>
+
+/* ---- address-space lifetime (see struct mm_struct) ---- */
+
+void mmgrab(struct mm_struct *mm);
+void mmdrop(struct mm_struct *mm);
+void mmget(struct mm_struct *mm);
+bool mmget_not_zero(struct mm_struct *mm);
+void mmput(struct mm_struct *mm);
+
+static inline void mmap_read_lock(struct mm_struct *mm)
+{
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+}
+
+static inline bool mmap_read_trylock(struct mm_struct *mm)
+{
+	return pthread_rwlock_tryrdlock(&mm->mmap_lock) == 0;
+}
+
+static inline void mmap_read_unlock(struct mm_struct *mm)
+{
+	pthread_rwlock_unlock(&mm->mmap_lock);
+}
+
+static inline void mmap_write_lock(struct mm_struct *mm)
+{
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+}
+
+static inline void mmap_write_unlock(struct mm_struct *mm)
+{
+	pthread_rwlock_unlock(&mm->mmap_lock);
+}
+
+/* ---- VMAs (caller holds mmap_lock) ---- */
+
+/* The first VMA with vm_end > addr, or NULL. */
+struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);
+/* The VMA that contains addr, or NULL. */
+struct vm_area_struct *vma_lookup(struct mm_struct *mm, unsigned long addr);
+
+static inline bool vma_is_anonymous(const struct vm_area_struct *vma)
+{
+	return vma->vm_file == NULL;
+}
+
+/* ---- faults ---- */
+
+/* handle_mm_fault() flags */
+#define FAULT_FLAG_WRITE	0x01	/* the access is a write */
+#define FAULT_FLAG_USER		0x04	/* the access came from "user mode" */
+#define FAULT_FLAG_REMOTE	0x08	/* on behalf of another (a device) */
+#define FAULT_FLAG_UNSHARE	0x10	/* break COW without a write */
+
+/* handle_mm_fault() results */
+#define VM_FAULT_OOM		0x0001
+#define VM_FAULT_SIGBUS		0x0002
+#define VM_FAULT_MAJOR		0x0004	/* read from a file */
+#define VM_FAULT_SIGSEGV	0x0040
+#define VM_FAULT_NOPAGE		0x0100
+#define VM_FAULT_RETRY		0x0400	/* waited; the caller retries */
+#define VM_FAULT_ERROR		(VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)
+
+/*
+ * Resolve a fault at address in vma: populate the page tables so that
+ * the access described by flags can complete. Caller holds
+ * mmap_read_lock and has checked that vma permits the access.
+ * Returns 0 or VM_FAULT_* bits.
+ */
+vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
+			   unsigned int flags);
+
+/* ---- pages ---- */
+
+struct page *pfn_to_page(unsigned long pfn);
+unsigned long page_to_pfn(const struct page *page);
+void *page_address(const struct page *page);
+struct page *virt_to_page(const void *addr);
+
+/*
+ * Allocate 2^order physically contiguous pages of system RAM (order <=
+ * MAX_PAGE_ORDER). The first page holds one reference; free the block
+ * with __free_pages() or make each page independent with split_page().
+ * NULL when no block of that order is free. Contents are undefined.
+ */
+struct page *alloc_pages(unsigned int order);
+static inline struct page *alloc_page(void)
+{
+	return alloc_pages(0);
+}
+void __free_pages(struct page *page, unsigned int order);
+void split_page(struct page *page, unsigned int order);
+
+static inline void get_page(struct page *page)
+{
+	atomic_fetch_add_explicit(&page->_refcount, 1, memory_order_relaxed);
+}
+
+/* Drop a reference; the last one frees the page. */
+void put_page(struct page *page);
+
+static inline int page_ref_count(const struct page *page)
+{
+	return atomic_load(&page->_refcount);
+}
+
+static inline int page_mapcount(const struct page *page)
+{
+	return atomic_load(&page->_mapcount);
+}
+
+static inline bool PageAnon(const struct page *page)
+{
+	return atomic_load(&page->flags) & (1UL << PG_anon);
+}
+
+static inline bool PageDirty(const struct page *page)
+{
+	return atomic_load(&page->flags) & (1UL << PG_dirty);
+}
+
+/* The shared zero page: mapped read-only for reads of untouched memory. */
+struct page *zero_page(void);
+static inline bool is_zero_page(const struct page *page)
+{
+	return page == zero_page();
+}
+
+#endif /* UHMM_MM_H */

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef UHMM_MM_TYPES_H
+#define UHMM_MM_TYPES_H
+
+#include <stdatomic.h>
+#include <urcu/list.h>
+
+#include <uhmm/types.h>
+
+struct address_space;
+struct dev_pagemap;
+struct file;
+struct mmu_notifier_subscriptions;
+
+/*
+ * struct page: one for every pfn of system RAM (and, later, of device
+ * memory). Who holds the references counted in _refcount:
+ *  - the allocator's caller, from alloc_pages() until it is handed over;
+ *  - every PTE that maps the page (one each, matching _mapcount);
+ *  - the page cache, one while the page is in a mapping's i_pages;
+ *  - anyone who looked it up and wants it to stay (get_page()).
+ * The page returns to the allocator when the last reference is put.
+ */
+struct page {
+	atomic_ulong flags;		/* PG_* bits, atomic bit operations */
+	atomic_int _refcount;		/* see above */
+	atomic_int _mapcount;		/* PTEs mapping this page (0: unmapped);
+					 * changed under the PTL of each PTE */
+	union {
+		struct {		/* page cache and anonymous pages */
+			/* page cache: the owning mapping, set and cleared
+			 * under mapping->lock; NULL for anonymous pages */
+			struct address_space *mapping;
+			pgoff_t index;	/* offset in mapping, in pages */
+		};
+		/* free block head in the buddy allocator: zone lock */
+		struct cds_list_head buddy_list;
+		/* page-table page: the split PTE lock of this table */
+		spinlock_t ptl;
+	};
+	unsigned long private;		/* buddy: order of a free block head */
+	struct dev_pagemap *pgmap;	/* device memory: its pagemap */
+	void *zone_device_data;		/* device memory: the driver's */
+};
+
+/* struct page flags (bit numbers). */
+enum pageflags {
+	PG_locked,
+	PG_uptodate,	/* contents are valid (page cache) */
+	PG_dirty,	/* contents newer than the backing file */
+	PG_anon,	/* anonymous memory (private, COW-able) */
+	PG_buddy,	/* head of a free block in the allocator */
+	PG_table,	/* page-table page */
+	PG_reserved,	/* never freed (the shared zero page) */
+	PG_writeback,	/* being written to its file */
+};
+
+/* vm_area_struct.vm_flags */
+#define VM_NONE		0x00000000UL
+#define VM_READ		0x00000001UL
+#define VM_WRITE	0x00000002UL
+#define VM_EXEC		0x00000004UL
+#define VM_SHARED	0x00000008UL
+#define VM_MAYREAD	0x00000010UL
+#define VM_MAYWRITE	0x00000020UL
+#define VM_MAYEXEC	0x00000040UL
+#define VM_MAYSHARE	0x00000080UL
+#define VM_SEQ_READ	0x00008000UL	/* MADV_SEQUENTIAL */
+#define VM_RAND_READ	0x00010000UL	/* MADV_RANDOM */
+#define VM_ACCESS_FLAGS	(VM_READ | VM_WRITE | VM_EXEC)
+
+/*
+ * A virtual memory area: [vm_start, vm_end) of one mm with one protection
+ * and one backing. Every field is written under mmap_write_lock and read
+ * under mmap_read_lock.
+ */
+struct vm_area_struct {
+	struct mm_struct *vm_mm;
+	unsigned long vm_start;
+	unsigned long vm_end;		/* first byte after the area */
+	unsigned long vm_flags;		/* VM_* */
+	unsigned long vm_pgoff;		/* offset in vm_file, in pages; for
+					 * private anonymous memory the page
+					 * number of vm_start at creation */
+	struct file *vm_file;		/* file or shmem object, with a
+					 * reference; NULL: private anonymous */
+};
+
+/* Page-table entry types: one 64-bit word a level, as on x86-64. */
+typedef struct { uint64_t pte; } pte_t;
+typedef struct { uint64_t pmd; } pmd_t;
+typedef struct { uint64_t pud; } pud_t;
+typedef struct { uint64_t pgd; } pgd_t;
+
+/*
+ * An address space.
+ *
+ * mm_users counts those who use the address space: the owner (dropped by
+ * uhmm_mm_exit) and anyone who took mmget()/mmget_not_zero() to work on it
+ * (a device fault path). When it reaches zero the address space is torn
+ * down (notifier release, unmap of everything).
+ * mm_count counts references to the struct itself: one for all mm_users
+ * together, and one per mmgrab() (every registered notifier holds one).
+ * When it reaches zero the struct and its top-level table are freed.
+ */
+struct mm_struct {
+	atomic_int mm_users;
+	atomic_int mm_count;
+
+	/*
+	 * Readers: page-table walkers and fault handlers. Writers: changes
+	 * to the VMA set and anything that frees page tables.
+	 */
+	pthread_rwlock_t mmap_lock;
+
+	/* VMAs sorted by address, not overlapping: mmap_lock */
+	struct vm_area_struct **vmas;
+	unsigned int map_count;		/* entries used in vmas */
+	unsigned int vmas_capacity;
+
+	/* The range uhmm_mmap places mappings in; constant. */
+	unsigned long mmap_base;
+	unsigned long task_size;
+
+	pgd_t *pgd;			/* top-level table; constant */
+	/* Serialises populating a pud/pmd/pte table into an empty slot. */
+	spinlock_t page_table_lock;
+
+	/* Allocated once under mmap_write_lock; freed with the struct. */
+	struct mmu_notifier_subscriptions *notifier_subscriptions;
+
+	atomic_long pgtables_pages;	/* page-table pages below pgd */
+	atomic_long rss_pages;		/* pages mapped by present PTEs */
+};
+
+#endif /* UHMM_MM_TYPES_H */

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+/* madvise and msync: advice and write-back over ranges of VMAs. */
+#include "mm/filemap.h"
+#include "mm/mm_internal.h"
+
+/* Drop the pages of [start, end) in vma: the next touch faults afresh. */
+static void madvise_dontneed(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end)
+{
+	struct mmu_notifier_range range;
+	struct mmu_gather tlb;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR,
+				MMU_NOTIFIER_RANGE_BLOCKABLE, vma->vm_mm,
+				start, end);
+	mmu_notifier_invalidate_range_start(&range);
+	tlb_gather_mmu(&tlb, vma->vm_mm);
+	zap_page_range(&tlb, vma, start, end);
+	tlb_finish_mmu(&tlb);
+	mmu_notifier_invalidate_range_end(&range);
+}
+
+static bool madvise_behavior_valid(int advice)
+{
+	switch (advice) {
+	case MADV_NORMAL:
+	case MADV_RANDOM:
+	case MADV_SEQUENTIAL:
+	case MADV_WILLNEED:
+	case MADV_DONTNEED:
+		return true;
+	}
+	return false;
+}
+
+static bool madvise_need_write_lock(int advice)
+{
+	/* Only the read-ahead hints change VMA flags. */
+	return advice == MADV_NORMAL || advice == MADV_RANDOM ||
+	       advice == MADV_SEQUENTIAL;
+}
+
+static void madvise_vma(struct vm_area_struct *vma, unsigned long start,
+			unsigned long end, int advice)
+{
+	switch (advice) {
+	case MADV_NORMAL:
+		vma->vm_flags &= ~(VM_SEQ_READ | VM_RAND_READ);
+		break;
+	case MADV_RANDOM:
+		vma->vm_flags = (vma->vm_flags & ~VM_SEQ_READ) | VM_RAND_READ;
+		break;
+	case MADV_SEQUENTIAL:
+		vma->vm_flags = (vma->vm_flags & ~VM_RAND_READ) | VM_SEQ_READ;
+		break;
+	case MADV_DONTNEED:
+		madvise_dontneed(vma, start, end);
+		break;
+	case MADV_WILLNEED:
+		break;
+	}
+}
+
+int uhmm_madvise(struct mm_struct *mm, void *addr, size_t len, int advice)
+{
+	unsigned long start = (unsigned long)addr, end, a;
+	bool write = madvise_need_write_lock(advice);
+	int err = check_user_range(mm, start, len);
+
+	if (!err && !madvise_behavior_valid(advice))
+		err = -EINVAL;
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	end = start + len;
+
+	if (write) {
+		mmap_write_lock(mm);
+		err = vma_split_range(mm, start, end);
+		if (err) {
+			mmap_write_unlock(mm);
+			errno = -err;
+			return -1;
+		}
+	} else {
+		mmap_read_lock(mm);
+	}
+	/* As the kernel: advise what is mapped, report a hole at the end. */
+	for (a = start; a < end;) {
+		struct vm_area_struct *vma = find_vma(mm, a);
+
+		if (!vma || vma->vm_start >= end) {
+			err = -ENOMEM;
+			break;
+		}
+		if (vma->vm_start > a)
+			err = -ENOMEM;
+		a = max(a, vma->vm_start);
+		madvise_vma(vma, a, min(end, vma->vm_end), advice);
+		a = vma->vm_end;
+	}
+	if (write) {
+		struct vm_area_struct *vma = find_vma(mm, start);
+
+		while (vma && vma->vm_start < end) {
+			unsigned long next = vma->vm_end;
+
+			vma_merge_neighbours(mm, vma);
+			vma = find_vma(mm, next);
+		}
+		mmap_write_unlock(mm);
+	} else {
+		mmap_read_unlock(mm);
+	}
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Move the dirty bits of the PTEs of [start, end) to their pages and
+ * write-protect the PTEs, so that the next write faults and dirties the
+ * page again (the kernel's page_mkclean, for this mm).
+ */
+static void msync_mkclean(struct vm_area_struct *vma, unsigned long start,
+			  unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	unsigned long addr, next;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_PAGE,
+				MMU_NOTIFIER_RANGE_BLOCKABLE, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
+	for (addr = start; addr < end; addr = next) {
+		spinlock_t *ptl;
+		pte_t *ptep;
+		pmd_t *pmd;
+
+		next = level_addr_end(addr, end, PMD_SIZE);
+		pmd = pte_table_lookup(mm, addr);
+		if (!pmd)
+			continue;
+		ptep = pte_offset_map_lock(pmd, addr, &ptl);
+		for (; addr < next; addr += PAGE_SIZE, ptep++) {
+			pte_t pte = ptep_get(ptep);
+			struct page *page;
+
+			if (!pte_present(pte) || !pte_dirty(pte))
+				continue;
+			page = vm_normal_page(vma, addr, pte);
+			pte = ptep_get_and_clear(mm, addr, ptep);
+			set_pte_at(mm, addr, ptep,
+				   pte_wrprotect(pte_mkclean(pte)));
+			if (page)
+				set_page_dirty(page);
+		}
+		pte_unmap_unlock(ptep, ptl);
+	}
+	flush_tlb_range(mm, start, end);
+	mmu_notifier_invalidate_range_end(&range);
+}
+
+int uhmm_msync(struct mm_struct *mm, void *addr, size_t len, int flags)
+{
+	unsigned long start = (unsigned long)addr, end, a;
+	int err = check_user_range(mm, start, len);
+
+	if (!err && ((flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) ||
+		     ((flags & MS_ASYNC) && (flags & MS_SYNC))))
+		err = -EINVAL;
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	end = start + len;
+
+	mmap_read_lock(mm);
+	for (a = start; a < end;) {
+		struct vm_area_struct *vma = find_vma(mm, a);
+		unsigned long s, e;
+
+		if (!vma || vma->vm_start >= end) {
+			err = -ENOMEM;
+			break;
+		}
+		if (vma->vm_start > a)
+			err = -ENOMEM;
+		s = max(a, vma->vm_start);
+		e = min(end, vma->vm_end);
+		if (vma->vm_file && (vma->vm_flags & VM_SHARED) &&
+		    !file_is_shmem(vma->vm_file)) {
+			pgoff_t first = vma->vm_pgoff +
+					((s - vma->vm_start) >> PAGE_SHIFT);
+
+			msync_mkclean(vma, s, e);
+			if (filemap_write_and_wait_range(vma->vm_file->f_mapping,
+					first,
+					first + ((e - s) >> PAGE_SHIFT) - 1) &&
+			    !err)
+				err = -EIO;
+		}
+		a = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fault handler and the PTE-range operations built on the page
+ * tables: zap (unmap), copy (fork) and protection changes.
+ */
+#include "mm/filemap.h"
+#include "mm/mm_internal.h"
+
+/* ---- mmu_gather ---- */
+
+void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm)
+{
+	tlb->mm = mm;
+	tlb->start = ULONG_MAX;
+	tlb->end = 0;
+	tlb->nr = 0;
+}
+
+static void tlb_track_range(struct mmu_gather *tlb, unsigned long addr)
+{
+	tlb->start = min(tlb->start, addr);
+	tlb->end = max(tlb->end, addr + PAGE_SIZE);
+}
+
+/* Flush what was cleared, then let the pages go. No PTL held. */
+void tlb_flush_mmu(struct mmu_gather *tlb)
+{
+	if (tlb->start < tlb->end)
+		flush_tlb_range(tlb->mm, tlb->start, tlb->end);
+	tlb->start = ULONG_MAX;
+	tlb->end = 0;
+	for (unsigned int i = 0; i < tlb->nr; i++)
+		put_page(tlb->pages[i]);
+	tlb->nr = 0;
+}
+
+void tlb_finish_mmu(struct mmu_gather *tlb)
+{
+	tlb_flush_mmu(tlb);
+}
+
+struct page *vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
+			    pte_t pte)
+{
+	if (pte_special(pte))
+		return NULL;
+	return pfn_to_page(pte_pfn(pte));
+}
+
+/* ---- zap ---- */
+
+static void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
+			  pmd_t *pmd, unsigned long addr, unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	spinlock_t *ptl;
+	pte_t *ptep = pte_offset_map_lock(pmd, addr, &ptl);
+
+	for (; addr < end; addr += PAGE_SIZE, ptep++) {
+		pte_t pte = ptep_get(ptep);
+		struct page *page;
+
+		if (pte_none(pte))
+			continue;
+		pte = ptep_get_and_clear(mm, addr, ptep);
+		if (!pte_present(pte)) {
+			/* No kind of non-present entry exists yet whose
+			 * removal needs more than clearing it. */
+			continue;
+		}
+		tlb_track_range(tlb, addr);
+		page = vm_normal_page(vma, addr, pte);
+		if (!page)
+			continue;
+		if (pte_dirty(pte))
+			set_page_dirty(page);
+		atomic_fetch_sub(&page->_mapcount, 1);
+		atomic_fetch_sub(&mm->rss_pages, 1);
+		tlb->pages[tlb->nr++] = page;
+	}
+	pte_unmap_unlock(ptep, ptl);
+	/* A batch holds at most one PTE table's pages: flush per table,
+	 * outside the lock. */
+	tlb_flush_mmu(tlb);
+}
+
+void zap_page_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
+		    unsigned long start, unsigned long end)
+{
+	unsigned long addr, next;
+
+	for (addr = start; addr < end; addr = next) {
+		pmd_t *pmd;
+
+		next = level_addr_end(addr, end, PMD_SIZE);
+		pmd = pte_table_lookup(vma->vm_mm, addr);
+		if (pmd)
+			zap_pte_range(tlb, vma, pmd, addr, next);
+	}
+}
+
+/* ---- fork ---- */
+
+static bool is_cow_mapping(unsigned long flags)
+{
+	return (flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
+}
+
+static int copy_pte_range(struct vm_area_struct *dst_vma,
+			  struct vm_area_struct *src_vma, pmd_t *src_pmd,
+			  unsigned long addr, unsigned long end)
+{
+	struct mm_struct *dst_mm = dst_vma->vm_mm;
+	struct mm_struct *src_mm = src_vma->vm_mm;
+	bool cow = is_cow_mapping(src_vma->vm_flags);
+	pte_t *src_pte, *dst_pte;
+	spinlock_t *src_ptl, *dst_ptl;
+	pmd_t *dst_pmd;
+
+	dst_pmd = pte_table_alloc(dst_mm, addr);
+	if (!dst_pmd)
+		return -ENOMEM;
+	/* Nobody else can see the child yet; its lock is taken for the
+	 * rule's sake and is never contended. */
+	dst_pte = pte_offset_map_lock(dst_pmd, addr, &dst_ptl);
+	src_pte = pte_offset_map_lock(src_pmd, addr, &src_ptl);
+	for (; addr < end; addr += PAGE_SIZE, src_pte++, dst_pte++) {
+		pte_t pte = ptep_get(src_pte);
+		struct page *page;
+
+		if (pte_none(pte) || !pte_present(pte))
+			continue;
+		page = vm_normal_page(src_vma, addr, pte);
+		if (page) {
+			get_page(page);
+			atomic_fetch_add(&page->_mapcount, 1);
+			atomic_fetch_add(&dst_mm->rss_pages, 1);
+		}
+		if (cow && pte_write(pte)) {
+			ptep_set_wrprotect(src_mm, addr, src_pte);
+			pte = pte_wrprotect(pte);
+		}
+		set_pte_at(dst_mm, addr, dst_pte, pte_mkold(pte));
+	}
+	pte_unmap_unlock(src_pte, src_ptl);
+	pte_unmap_unlock(dst_pte, dst_ptl);
+	return 0;
+}
+
+int copy_page_range(struct vm_area_struct *dst_vma,
+		    struct vm_area_struct *src_vma)
+{
+	unsigned long addr, next, end = src_vma->vm_end;
+	struct mm_struct *src_mm = src_vma->vm_mm;
+	struct mmu_notifier_range range;
+	bool cow = is_cow_mapping(src_vma->vm_flags);
+	int err = 0;
+
+	/* Shared mappings are not copied: the child faults them in from
+	 * the page cache, as in the kernel. */
+	if (src_vma->vm_flags & VM_SHARED)
+		return 0;
+
+	if (cow) {
+		mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_PAGE,
+					MMU_NOTIFIER_RANGE_BLOCKABLE, src_mm,
+					src_vma->vm_start, end);
+		mmu_notifier_invalidate_range_start(&range);
+	}
+	for (addr = src_vma->vm_start; addr < end; addr = next) {
+		pmd_t *src_pmd;
+
+		next = level_addr_end(addr, end, PMD_SIZE);
+		src_pmd = pte_table_lookup(src_mm, addr);
+		if (!src_pmd)
+			continue;
+		err = copy_pte_range(dst_vma, src_vma, src_pmd, addr, next);
+		if (err)
+			break;
+	}
+	if (cow) {
+		flush_tlb_range(src_mm, src_vma->vm_start, end);
+		mmu_notifier_invalidate_range_end(&range);
+	}
+	return err;
+}
+
+/* ---- mprotect ---- */
+
+void change_protection(struct vm_area_struct *vma, unsigned long start,
+		       unsigned long end, unsigned long newflags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr, next;
+	bool changed = false;
+
+	/* Only a loss of write permission touches PTEs: a gained one is
+	 * taken at the next write fault, which also breaks COW. */
+	if (newflags & VM_WRITE)
+		return;
+	for (addr = start; addr < end; addr = next) {
+		pmd_t *pmd;
+		pte_t *ptep;
+		spinlock_t *ptl;
+
+		next = level_addr_end(addr, end, PMD_SIZE);
+		pmd = pte_table_lookup(mm, addr);
+		if (!pmd)
+			continue;
+		ptep = pte_offset_map_lock(pmd, addr, &ptl);
+		for (; addr < next; addr += PAGE_SIZE, ptep++) {
+			pte_t pte = ptep_get(ptep);
+
+			if (pte_present(pte) && pte_write(pte)) {
+				ptep_set_wrprotect(mm, addr, ptep);
+				changed = true;
+			}
+		}
+		pte_unmap_unlock(ptep, ptl);
+	}
+	if (changed)
+		flush_tlb_range(mm, start, end);
+}
+
+/* ---- faults ---- */
+
+struct vm_fault {
+	struct vm_area_struct *vma;
+	unsigned long address;		/* page aligned */
+	unsigned int flags;		/* FAULT_FLAG_* */
+	pgoff_t pgoff;			/* in vma->vm_file */
+	pmd_t *pmd;
+	pte_t *pte;			/* valid while ptl is held */
+	pte_t orig_pte;
+	spinlock_t *ptl;
+};
+
+static inline bool fault_is_write(const struct vm_fault *vmf)
+{
+	return vmf->flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE);
+}
+
+static void page_add_new_anon_rmap(struct page *page)
+{
+	set_page_flag(page, PG_anon);
+	atomic_store(&page->_mapcount, 1);
+}
+
+/* Lock the PTE again and check it still is what the fault saw. */
+static bool fault_relock_same(struct vm_fault *vmf)
+{
+	vmf->pte = pte_offset_map_lock(vmf->pmd, vmf->address, &vmf->ptl);
+	if (pte_same(ptep_get(vmf->pte), vmf->orig_pte))
+		return true;
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return false;
+}
+
+/* Private anonymous memory: the zero page on read, a new page on write. */
+static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct page *page;
+	pte_t entry;
+
+	if (!fault_is_write(vmf)) {
+		entry = pte_mkspecial(pfn_pte(page_to_pfn(zero_page()),
+					      _PAGE_ACCESSED));
+		if (!fault_relock_same(vmf))
+			return 0;
+		set_pte_at(vma->vm_mm, vmf->address, vmf->pte, entry);
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		return 0;
+	}
+
+	page = alloc_page();
+	if (!page)
+		return VM_FAULT_OOM;
+	memset(page_address(page), 0, PAGE_SIZE);
+	entry = pfn_pte(page_to_pfn(page), _PAGE_RW | _PAGE_DIRTY |
+		       _PAGE_ACCESSED);
+	if (!fault_relock_same(vmf)) {
+		put_page(page);
+		return 0;
+	}
+	page_add_new_anon_rmap(page);
+	atomic_fetch_add(&vma->vm_mm->rss_pages, 1);
+	set_pte_at(vma->vm_mm, vmf->address, vmf->pte, entry);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return 0;
+}
+
+/*
+ * Copy-on-write: replace the PTE's page with a private copy (of src, or
+ * zeros if src is NULL). Called without the PTL; src carries a reference
+ * of the caller's that is dropped here.
+ */
+static vm_fault_t wp_page_copy(struct vm_fault *vmf, struct page *src)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	struct page *new, *old = NULL;
+	pte_t entry;
+
+	new = alloc_page();
+	if (!new) {
+		if (src)
+			put_page(src);
+		return VM_FAULT_OOM;
+	}
+	if (src)
+		memcpy(page_address(new), page_address(src), PAGE_SIZE);
+	else
+		memset(page_address(new), 0, PAGE_SIZE);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR,
+				MMU_NOTIFIER_RANGE_BLOCKABLE, mm,
+				vmf->address, vmf->address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+
+	if (fault_relock_same(vmf)) {
+		pte_t old_pte = ptep_clear_flush(vma, vmf->address, vmf->pte);
+
+		/* none for do_cow_fault, the zero page, or a shared page */
+		if (pte_present(old_pte))
+			old = vm_normal_page(vma, vmf->address, old_pte);
+		entry = pfn_pte(page_to_pfn(new), _PAGE_RW | _PAGE_DIRTY |
+			       _PAGE_ACCESSED);
+		page_add_new_anon_rmap(new);
+		if (!old)
+			atomic_fetch_add(&mm->rss_pages, 1);
+		set_pte_at(mm, vmf->address, vmf->pte, entry);
+		if (old) {
+			if (pte_dirty(old_pte))
+				set_page_dirty(old);
+			atomic_fetch_sub(&old->_mapcount, 1);
+		}
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		new = NULL;
+	}
+	mmu_notifier_invalidate_range_end(&range);
+
+	if (new)
+		put_page(new);
+	if (old)
+		put_page(old);		/* the old PTE's reference */
+	if (src)
+		put_page(src);		/* the caller's */
+	return 0;
+}
+
+/* A write to a present read-only PTE; called with the PTL held. */
+static vm_fault_t do_wp_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct page *page = vm_normal_page(vma, vmf->address, vmf->orig_pte);
+	pte_t entry = pte_mkyoung(pte_mkdirty(pte_mkwrite(vmf->orig_pte)));
+
+	if (vma->vm_flags & VM_SHARED) {
+		/* Shared mapping: no copy, just permission and dirtiness. */
+		if (page)
+			set_page_dirty(page);
+		ptep_set_access_flags(vma, vmf->address, vmf->pte, entry);
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		return 0;
+	}
+
+	/*
+	 * A private anonymous page that only this PTE references can be
+	 * reused in place. The count cannot rise under us: every other
+	 * way to a reference goes through a PTE lock or the page cache,
+	 * and anonymous pages are in no cache.
+	 */
+	if (page && PageAnon(page) && page_ref_count(page) == 1) {
+		ptep_set_access_flags(vma, vmf->address, vmf->pte, entry);
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		return 0;
+	}
+
+	if (page)
+		get_page(page);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return wp_page_copy(vmf, page);
+}
+
+/* File and shmem memory: map the page-cache page (or a copy of it). */
+static vm_fault_t do_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	bool shared = vma->vm_flags & VM_SHARED;
+	struct page *page;
+	uint64_t bits = _PAGE_ACCESSED;
+	int err;
+
+	err = filemap_get_page(vma->vm_file, vmf->pgoff, &page);
+	if (err)
+		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+
+	if (!shared && fault_is_write(vmf))	/* do_cow_fault */
+		return wp_page_copy(vmf, page);
+
+	if (shared && (vma->vm_flags & VM_WRITE)) {
+		/* A file page is mapped writable only by a write, which
+		 * dirties it; shmem has nothing to write back. */
+		if (file_is_shmem(vma->vm_file))
+			bits |= _PAGE_RW;
+		else if (fault_is_write(vmf))
+			bits |= _PAGE_RW | _PAGE_DIRTY;
+	}
+
+	if (!fault_relock_same(vmf)) {
+		put_page(page);
+		return 0;
+	}
+	if (bits & _PAGE_DIRTY)
+		set_page_dirty(page);
+	/* The reference from filemap_get_page() becomes the PTE's. */
+	atomic_fetch_add(&page->_mapcount, 1);
+	atomic_fetch_add(&mm->rss_pages, 1);
+	set_pte_at(mm, vmf->address, vmf->pte,
+		   pfn_pte(page_to_pfn(page), bits));
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return 0;
+}
+
+vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
+			   unsigned int flags)
+{
+	struct vm_fault vmf = {
+		.vma = vma,
+		.address = address & PAGE_MASK,
+		.flags = flags,
+	};
+	pte_t entry;
+
+	VM_BUG_ON(address < vma->vm_start || address >= vma->vm_end);
+	vmf.pgoff = vma->vm_pgoff +
+		    ((vmf.address - vma->vm_start) >> PAGE_SHIFT);
+
+	vmf.pmd = pte_table_alloc(vma->vm_mm, vmf.address);
+	if (!vmf.pmd)
+		return VM_FAULT_OOM;
+
+	vmf.pte = pte_offset_map_lock(vmf.pmd, vmf.address, &vmf.ptl);
+	entry = ptep_get(vmf.pte);
+	vmf.orig_pte = entry;
+
+	if (pte_none(entry)) {
+		pte_unmap_unlock(vmf.pte, vmf.ptl);
+		if (vma_is_anonymous(vma))
+			return do_anonymous_page(&vmf);
+		return do_fault(&vmf);
+	}
+	if (!pte_present(entry)) {
+		/* No non-present entry can be resolved yet. */
+		pte_unmap_unlock(vmf.pte, vmf.ptl);
+		return VM_FAULT_SIGBUS;
+	}
+	if (fault_is_write(&vmf) && !pte_write(entry))
+		return do_wp_page(&vmf);
+
+	entry = pte_mkyoung(entry);
+	if (fault_is_write(&vmf))
+		entry = pte_mkdirty(entry);
+	if (!pte_same(entry, vmf.orig_pte))
+		ptep_set_access_flags(vma, vmf.address, vmf.pte, entry);
+	pte_unmap_unlock(vmf.pte, vmf.ptl);
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* What the files of src/mm share among themselves. Not installed. */
+#ifndef UHMM_MM_INTERNAL_H
+#define UHMM_MM_INTERNAL_H
+
+#include "mm/pgtable.h"
+
+/* ---- vma.c: the sorted VMA array (mmap_lock) ---- */
+
+struct vm_area_struct *vm_area_alloc(struct mm_struct *mm);
+struct vm_area_struct *vm_area_dup(struct vm_area_struct *orig);
+void vm_area_free(struct vm_area_struct *vma);
+
+/* Index of the first VMA with vm_end > addr (map_count if none). */
+unsigned int vma_index(struct mm_struct *mm, unsigned long addr);
+/* Room for n more VMAs, so that a later insert cannot fail. */
+int vma_reserve(struct mm_struct *mm, unsigned int n);
+/* Insert at its place; room must have been reserved. Write lock. */
+void vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
+/* Remove from the array (not freed). Write lock. */
+void vma_remove(struct mm_struct *mm, struct vm_area_struct *vma);
+/*
+ * Split vma at addr (page aligned, strictly inside): vma keeps
+ * [vm_start, addr), a new VMA gets [addr, vm_end). Returns 0 or -ENOMEM.
+ * Write lock.
+ */
+int split_vma(struct mm_struct *mm, struct vm_area_struct *vma,
+	      unsigned long addr);
+/* Merge vma with its neighbours where they are compatible. Write lock. */
+void vma_merge_neighbours(struct mm_struct *mm, struct vm_area_struct *vma);
+/* A free range of len bytes, aligned, or 0. */
+unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long hint,
+				unsigned long len);
+/* Split VMAs so that start and end fall on VMA boundaries. 0 or -ENOMEM
+ * (then nothing changed). Write lock. */
+int vma_split_range(struct mm_struct *mm, unsigned long start,
+		    unsigned long end);
+
+/* ---- memory.c ---- */
+
+/*
+ * Pages whose PTEs were cleared wait here until the range has been
+ * flushed; only then is their reference dropped (as the kernel's
+ * mmu_gather), so no CPU can reach a page after it is freed.
+ */
+#define MMU_GATHER_BATCH	PTRS_PER_PTE
+struct mmu_gather {
+	struct mm_struct *mm;
+	unsigned long start, end;	/* range to flush; start >= end: none */
+	unsigned int nr;
+	struct page *pages[MMU_GATHER_BATCH];
+};
+
+void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm);
+void tlb_flush_mmu(struct mmu_gather *tlb);
+void tlb_finish_mmu(struct mmu_gather *tlb);
+
+/* Clear the PTEs of [start, end) inside vma. Caller holds mmap_lock. */
+void zap_page_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
+		    unsigned long start, unsigned long end);
+
+/* Copy the PTEs of a VMA at fork. 0 or -ENOMEM. */
+int copy_page_range(struct vm_area_struct *dst_vma,
+		    struct vm_area_struct *src_vma);
+
+/* Write-protect or restore PTEs after a protection change. */
+void change_protection(struct vm_area_struct *vma, unsigned long start,
+		       unsigned long end, unsigned long newflags);
+
+/* The struct page a present PTE maps, or NULL for special PTEs. */
+struct page *vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
+			    pte_t pte);
+
+/* ---- mmap.c ---- */
+
+/* Unmap [start, end). Write lock held. 0 or -ENOMEM (nothing changed). */
+int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long end);
+/* Tear down every mapping at the last mmput. */
+void exit_mmap(struct mm_struct *mm);
+
+/* Argument checks shared by munmap/mprotect/madvise/msync: 0 or -EINVAL. */
+int check_user_range(struct mm_struct *mm, unsigned long start, size_t len);
+
+/* ---- mm.c ---- */
+struct mm_struct *mm_alloc(void);
+
+#endif /* UHMM_MM_INTERNAL_H */

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The buddy allocator for system RAM: free blocks of 2^order pages,
+ * order 0 to MAX_PAGE_ORDER, merged with their buddy when both are free.
+ * One zone, one lock.
+ */
+#include "mm/filemap.h"
+#include "mm/physmem.h"
+
+static struct zone {
+	spinlock_t lock;
+	/* Heads of free blocks, by order; each head has PG_buddy and its
+	 * order in page->private. All under lock. */
+	struct cds_list_head free_area[NR_PAGE_ORDERS];
+	unsigned long nr_free[NR_PAGE_ORDERS];	/* blocks, by order: lock */
+	unsigned long free_pages;		/* pages: lock */
+} zone;
+
+static atomic_long nr_pgtable_pages;
+static struct page *the_zero_page;
+
+static inline unsigned long buddy_pfn(unsigned long pfn, unsigned int order)
+{
+	return pfn ^ (1UL << order);
+}
+
+static inline bool page_is_buddy(struct page *page, unsigned int order)
+{
+	return test_page_flag(page, PG_buddy) && page->private == order;
+}
+
+static void add_to_free_list(struct page *page, unsigned int order)
+{
+	set_page_flag(page, PG_buddy);
+	page->private = order;
+	cds_list_add(&page->buddy_list, &zone.free_area[order]);
+	zone.nr_free[order]++;
+}
+
+static void del_from_free_list(struct page *page, unsigned int order)
+{
+	cds_list_del(&page->buddy_list);
+	/* buddy_list shares its bytes with mapping/index */
+	memset(&page->buddy_list, 0, sizeof(page->buddy_list));
+	clear_page_flag(page, PG_buddy);
+	page->private = 0;
+	zone.nr_free[order]--;
+}
+
+/* Caller holds zone.lock. */
+static void __free_one_page(unsigned long pfn, unsigned int order)
+{
+	zone.free_pages += 1UL << order;
+	while (order < MAX_PAGE_ORDER) {
+		unsigned long bpfn = buddy_pfn(pfn, order);
+		struct page *buddy;
+
+		if (!pfn_is_ram(bpfn))
+			break;
+		buddy = &uhmm_ram.mem_map[bpfn];
+		if (!page_is_buddy(buddy, order))
+			break;
+		del_from_free_list(buddy, order);
+		pfn &= bpfn;
+		order++;
+	}
+	add_to_free_list(&uhmm_ram.mem_map[pfn], order);
+}
+
+static void free_pages_prepare(struct page *page, unsigned int order)
+{
+	for (unsigned long i = 0; i < (1UL << order); i++) {
+		struct page *p = page + i;
+
+		BUG_ON(atomic_load(&p->_mapcount) != 0);
+		BUG_ON(test_page_flag(p, PG_reserved));
+		BUG_ON(test_page_flag(p, PG_buddy));
+		BUG_ON(p->mapping != NULL);
+		atomic_store(&p->flags, 0);
+		p->mapping = NULL;
+		p->index = 0;
+		p->private = 0;
+		p->pgmap = NULL;
+		p->zone_device_data = NULL;
+	}
+}
+
+static void free_pages_ok(struct page *page, unsigned int order)
+{
+	free_pages_prepare(page, order);
+	spin_lock(&zone.lock);
+	__free_one_page(page_to_pfn(page), order);
+	spin_unlock(&zone.lock);
+}
+
+static struct page *__alloc_pages(unsigned int order)
+{
+	struct page *page = NULL;
+	unsigned int cur;
+
+	spin_lock(&zone.lock);
+	for (cur = order; cur <= MAX_PAGE_ORDER; cur++) {
+		if (!cds_list_empty(&zone.free_area[cur])) {
+			page = cds_list_entry(zone.free_area[cur].next,
+					      struct page, buddy_list);
+			break;
+		}
+	}
+	if (page) {
+		del_from_free_list(page, cur);
+		/* Give back the upper halves until the block is the size
+		 * asked for. */
+		while (cur > order) {
+			cur--;
+			add_to_free_list(page + (1UL << cur), cur);
+		}
+		zone.free_pages -= 1UL << order;
+	}
+	spin_unlock(&zone.lock);
+
+	if (page)
+		atomic_store(&page->_refcount, 1);
+	return page;
+}
+
+struct page *alloc_pages(unsigned int order)
+{
+	if (order > MAX_PAGE_ORDER || uhmm_ensure_init())
+		return NULL;
+	return __alloc_pages(order);
+}
+
+void __free_pages(struct page *page, unsigned int order)
+{
+	if (atomic_fetch_sub(&page->_refcount, 1) == 1)
+		free_pages_ok(page, order);
+}
+
+void split_page(struct page *page, unsigned int order)
+{
+	for (unsigned long i = 1; i < (1UL << order); i++)
+		atomic_store(&page[i]._refcount, 1);
+}
+
+void put_page(struct page *page)
+{
+	int old = atomic_fetch_sub_explicit(&page->_refcount, 1,
+					    memory_order_acq_rel);
+
+	BUG_ON(old <= 0);
+	if (old == 1)
+		free_pages_ok(page, 0);
+}
+
+struct page *zero_page(void)
+{
+	return the_zero_page;
+}
+
+void pgtable_page_accounted(long delta)
+{
+	atomic_fetch_add(&nr_pgtable_pages, delta);
+}
+
+int page_alloc_init(void)
+{
+	unsigned long pfn, block = 1UL << MAX_PAGE_ORDER;
+
+	spin_lock_init(&zone.lock);
+	for (unsigned int o = 0; o < NR_PAGE_ORDERS; o++)
+		CDS_INIT_LIST_HEAD(&zone.free_area[o]);
+
+	/* RAM is a multiple of the largest block (uhmm_init checks). */
+	spin_lock(&zone.lock);
+	for (pfn = 0; pfn < uhmm_ram.nr_pages; pfn += block)
+		__free_one_page(pfn, MAX_PAGE_ORDER);
+	spin_unlock(&zone.lock);
+
+	/* Kept for uhmm's whole life, so taken before anyone counts. */
+	the_zero_page = __alloc_pages(0);
+	if (!the_zero_page)
+		return -ENOMEM;
+	memset(page_address(the_zero_page), 0, PAGE_SIZE);
+	set_page_flag(the_zero_page, PG_reserved);
+	set_page_flag(the_zero_page, PG_uptodate);
+	return 0;
+}
+
+int uhmm_meminfo(struct uhmm_meminfo *mi)
+{
+	int err;
+
+	if (!mi)
+		return -EINVAL;
+	err = uhmm_ensure_init();
+	if (err)
+		return err;
+
+	memset(mi, 0, sizeof(*mi));
+	mi->total_pages = uhmm_ram.nr_pages;
+	spin_lock(&zone.lock);
+	mi->free_pages = zone.free_pages;
+	spin_unlock(&zone.lock);
+	mi->pgtable_pages = (unsigned long)atomic_load(&nr_pgtable_pages);
+	mi->pagecache_pages = filemap_nr_pages();
+	return 0;
+}

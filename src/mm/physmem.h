@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * System RAM: one memfd, pfn N at offset N * PAGE_SIZE, with a direct map
+ * of the whole of it and a struct page for every pfn. Set up once by
+ * uhmm_ensure_init(); constant afterwards.
+ */
+#ifndef UHMM_MM_PHYSMEM_H
+#define UHMM_MM_PHYSMEM_H
+
+#include "internal.h"
+
+struct uhmm_ram {
+	int fd;				/* the memfd */
+	char *direct_map;		/* page_address() of pfn 0 */
+	struct page *mem_map;		/* struct page of pfn 0 */
+	unsigned long nr_pages;
+};
+
+extern struct uhmm_ram uhmm_ram;
+
+/* Create the memfd, its direct map and mem_map. 0 or -errno. */
+int physmem_init(size_t ram_size);
+
+static inline bool pfn_is_ram(unsigned long pfn)
+{
+	return pfn < uhmm_ram.nr_pages;
+}
+
+static inline bool page_is_ram(const struct page *page)
+{
+	return page >= uhmm_ram.mem_map &&
+	       page < uhmm_ram.mem_map + uhmm_ram.nr_pages;
+}
+
+/* The buddy allocator: set up over all of RAM (page_alloc.c). */
+int page_alloc_init(void);
+
+/* Page-table pages in use (page_alloc.c keeps the count). */
+void pgtable_page_accounted(long delta);
+
+#endif /* UHMM_MM_PHYSMEM_H */
