@@ -427,9 +427,9 @@ static void test_interval_hit_miss(void **state)
 	assert_false(subs_seq(mm) & 1);
 	assert_int_equal(subs_active(mm), 0);
 
-	mmu_interval_notifier_remove(&a);
-	mmu_interval_notifier_remove(&b);
-	mmu_interval_notifier_remove(&c);
+	mmu_interval_notifier_remove(&a.notifier);
+	mmu_interval_notifier_remove(&b.notifier);
+	mmu_interval_notifier_remove(&c.notifier);
 	assert_int_equal(mm_count(mm), 1);
 	call_log_reset();
 	invalidate(mm, 0, ULONG_MAX);
@@ -458,7 +458,7 @@ static void test_insert_errors(void **state)
 	call_log_reset();
 	invalidate(mm, ULONG_MAX - 1, ULONG_MAX);
 	assert_int_equal(atomic_load(&call_log_len), 1);
-	mmu_interval_notifier_remove(&a);
+	mmu_interval_notifier_remove(&a.notifier);
 
 	/* _locked under mmap_write_lock */
 	mmap_write_lock(mm);
@@ -468,7 +468,7 @@ static void test_insert_errors(void **state)
 	mmap_write_unlock(mm);
 	invalidate(mm, BASE, BASE + 1);
 	assert_int_equal(isub_calls(&a), 2);
-	mmu_interval_notifier_remove(&a);
+	mmu_interval_notifier_remove(&a.notifier);
 	assert_int_equal(mm_count(mm), 1);
 	uhmm_mm_exit(mm);
 }
@@ -511,7 +511,7 @@ static void test_read_retry_contract(void **state)
 	invalidate(mm, 0, ULONG_MAX);
 	assert_true(isub_retry(&a, seq2));
 
-	mmu_interval_notifier_remove(&a);
+	mmu_interval_notifier_remove(&a.notifier);
 	uhmm_mm_exit(mm);
 }
 
@@ -544,7 +544,7 @@ static void test_read_begin_waits(void **state)
 
 	inv_worker_finish(&w);
 	pthread_join(rd.thread, NULL);
-	assert_int_equal(rd.phase_at_return, PH_ENDING);
+	assert_true(rd.phase_at_return >= PH_ENDING);
 	assert_int_equal(rd.seq, a.cur_seq);
 	assert_false(isub_retry(&a, rd.seq));
 
@@ -558,7 +558,7 @@ static void test_read_begin_waits(void **state)
 	assert_int_equal(mmu_interval_read_begin(&a.notifier), rd.seq);
 	inv_worker_finish(&w);
 
-	mmu_interval_notifier_remove(&a);
+	mmu_interval_notifier_remove(&a.notifier);
 	uhmm_mm_exit(mm);
 }
 
@@ -600,7 +600,7 @@ static void test_insert_deferred(void **state)
 
 	inv_worker_finish(&w);
 	pthread_join(rd.thread, NULL);
-	assert_int_equal(rd.phase_at_return, PH_ENDING);
+	assert_true(rd.phase_at_return >= PH_ENDING);
 	assert_int_equal(isub_calls(&n), 0);
 	assert_true(in_tree(&n));
 	assert_int_equal(subs_seq(mm), era + 1);
@@ -615,8 +615,8 @@ static void test_insert_deferred(void **state)
 	assert_int_equal(isub_calls(&n), 1);
 	assert_true(isub_retry(&n, rd.seq));
 
-	mmu_interval_notifier_remove(&n);
-	mmu_interval_notifier_remove(&a);
+	mmu_interval_notifier_remove(&n.notifier);
+	mmu_interval_notifier_remove(&a.notifier);
 	assert_int_equal(mm_count(mm), 1);
 	uhmm_mm_exit(mm);
 }
@@ -651,13 +651,13 @@ static void test_insert_during_missed_invalidation(void **state)
 	assert_false(atomic_load(&rd.done));
 	inv_worker_finish(&w);
 	pthread_join(rd.thread, NULL);
-	assert_int_equal(rd.phase_at_return, PH_ENDING);
+	assert_true(rd.phase_at_return >= PH_ENDING);
 	assert_int_equal(subs_seq(mm), before + 2);
 	/* the worker's range was counted before n existed: n not called */
 	assert_int_equal(isub_calls(&n), 0);
 
-	mmu_interval_notifier_remove(&n);
-	mmu_interval_notifier_remove(&a);
+	mmu_interval_notifier_remove(&n.notifier);
+	mmu_interval_notifier_remove(&a.notifier);
 	uhmm_mm_exit(mm);
 }
 
@@ -718,7 +718,7 @@ static void test_remove_waits(void **state)
 
 	inv_worker_finish(&w);
 	pthread_join(rm.thread, NULL);
-	assert_int_equal(rm.phase_at_return, PH_ENDING);
+	assert_true(rm.phase_at_return >= PH_ENDING);
 	assert_int_equal(rm.calls_at_return, 1);
 	assert_false(in_tree(&b));
 	assert_true(interval_tree_node_empty(&b.notifier.interval_tree));
@@ -733,8 +733,8 @@ static void test_remove_waits(void **state)
 	isub_insert(&b, mm, BASE, PAGE_SIZE);
 	invalidate(mm, BASE, BASE + 1);
 	assert_int_equal(isub_calls(&b), 2);
-	mmu_interval_notifier_remove(&b);
-	mmu_interval_notifier_remove(&a);
+	mmu_interval_notifier_remove(&b.notifier);
+	mmu_interval_notifier_remove(&a.notifier);
 	assert_int_equal(mm_count(mm), 1);
 	uhmm_mm_exit(mm);
 }
@@ -759,7 +759,7 @@ static void test_remove_deferred_insert(void **state)
 	assert_false(in_tree(&n));
 	assert_int_equal(mm_count(mm), 3);
 	/* on the main thread: would hang if it waited for the worker */
-	mmu_interval_notifier_remove(&n);
+	mmu_interval_notifier_remove(&n.notifier);
 	assert_int_equal(mm_count(mm), 2);
 	assert_true(cds_list_empty(
 		&mm->notifier_subscriptions->deferred_list));
@@ -770,7 +770,7 @@ static void test_remove_deferred_insert(void **state)
 	invalidate(mm, 0, ULONG_MAX);
 	assert_int_equal(isub_calls(&n), 0);
 
-	mmu_interval_notifier_remove(&a);
+	mmu_interval_notifier_remove(&a.notifier);
 	assert_int_equal(mm_count(mm), 1);
 	uhmm_mm_exit(mm);
 }
@@ -824,11 +824,11 @@ static void test_nested_invalidations(void **state)
 	assert_int_equal(subs_seq(mm), even + 2);
 	assert_int_equal(subs_active(mm), 0);
 	pthread_join(rd.thread, NULL);
-	assert_int_equal(rd.phase_at_return, PH_ENDING);
+	assert_true(rd.phase_at_return >= PH_ENDING);
 	assert_int_equal(rd.seq, odd);
 
-	mmu_interval_notifier_remove(&a);
-	mmu_interval_notifier_remove(&b);
+	mmu_interval_notifier_remove(&a.notifier);
+	mmu_interval_notifier_remove(&b.notifier);
 	uhmm_mm_exit(mm);
 }
 
@@ -961,7 +961,7 @@ static void test_release_on_exit(void **state)
 	mmu_notifier_unregister(&x.notifier, mm);
 	assert_int_equal(atomic_load(&x.releases), 1);
 	assert_int_equal(mm_count(mm), 1);
-	mmu_interval_notifier_remove(&a);	/* the last mmdrop: freed */
+	mmu_interval_notifier_remove(&a.notifier);	/* the last mmdrop: freed */
 	assert_int_equal(isub_calls(&a), 1);
 }
 
@@ -1083,8 +1083,8 @@ static void test_nonblockable_refusal(void **state)
 	assert_int_equal(isub_calls(&b), 1);
 	assert_true(isub_retry(&b, seq_b));
 
-	mmu_interval_notifier_remove(&a);
-	mmu_interval_notifier_remove(&b);
+	mmu_interval_notifier_remove(&a.notifier);
+	mmu_interval_notifier_remove(&b.notifier);
 	mmu_notifier_unregister(&x.notifier, mm);
 	mmu_notifier_unregister(&y.notifier, mm);
 	mmu_notifier_unregister(&z.notifier, mm);
@@ -1246,6 +1246,10 @@ static void *race_invalidator(void *arg)
 		mmu_notifier_invalidate_range_end(&r);
 		mmap_read_unlock(race_mm);
 		atomic_fetch_add(&race_invalidations, 1);
+		/* Let eras end now and then, or readers only ever wait.
+		 * Coverage only: nothing depends on the timing. */
+		if (rand_r(&t->seed) % 4 == 0)
+			usleep(rand_r(&t->seed) % 200);
 	}
 	return NULL;
 }
