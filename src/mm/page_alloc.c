@@ -19,6 +19,35 @@ static struct zone {
 static atomic_long nr_pgtable_pages;
 static struct page *the_zero_page;
 
+/*
+ * Page poisoning (UHMM_DEBUG=poison, as the kernel's page_poison): a
+ * freed page is filled with PAGE_POISON and checked when it is handed
+ * out again, so a write to a page after it was freed is caught. Set once
+ * at initialisation.
+ */
+#define PAGE_POISON 0xaa
+static bool page_poisoning;
+
+static void poison_pages(struct page *page, unsigned int order)
+{
+	memset(page_address(page), PAGE_POISON, PAGE_SIZE << order);
+}
+
+static void check_poison(struct page *page, unsigned int order)
+{
+	const unsigned char *p = page_address(page);
+
+	for (size_t i = 0; i < (PAGE_SIZE << order); i++) {
+		if (unlikely(p[i] != PAGE_POISON)) {
+			fprintf(stderr, "uhmm: pfn %#lx written after free "
+				"(byte %zu is %#x)\n",
+				page_to_pfn(page) + (i >> PAGE_SHIFT),
+				i & (PAGE_SIZE - 1), p[i]);
+			BUG_ON(1);
+		}
+	}
+}
+
 static inline unsigned long buddy_pfn(unsigned long pfn, unsigned int order)
 {
 	return pfn ^ (1UL << order);
@@ -88,6 +117,8 @@ static void free_pages_prepare(struct page *page, unsigned int order)
 static void free_pages_ok(struct page *page, unsigned int order)
 {
 	free_pages_prepare(page, order);
+	if (page_poisoning)
+		poison_pages(page, order);
 	spin_lock(&zone.lock);
 	__free_one_page(page_to_pfn(page), order);
 	spin_unlock(&zone.lock);
@@ -118,8 +149,11 @@ static struct page *__alloc_pages(unsigned int order)
 	}
 	spin_unlock(&zone.lock);
 
-	if (page)
+	if (page) {
 		atomic_store(&page->_refcount, 1);
+		if (page_poisoning)
+			check_poison(page, order);
+	}
 	return page;
 }
 
@@ -165,10 +199,17 @@ void pgtable_page_accounted(long delta)
 int page_alloc_init(void)
 {
 	unsigned long pfn, block = 1UL << MAX_PAGE_ORDER;
+	const char *env;
 
 	spin_lock_init(&zone.lock);
 	for (unsigned int o = 0; o < NR_PAGE_ORDERS; o++)
 		CDS_INIT_LIST_HEAD(&zone.free_area[o]);
+
+	env = getenv("UHMM_DEBUG");
+	page_poisoning = env && strstr(env, "poison");
+	if (page_poisoning)
+		memset(uhmm_ram.direct_map, PAGE_POISON,
+		       uhmm_ram.nr_pages << PAGE_SHIFT);
 
 	/* RAM is a multiple of the largest block (uhmm_init checks). */
 	spin_lock(&zone.lock);
