@@ -3,6 +3,7 @@
 #define UHMM_INTERVAL_TREE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * An intrusive interval tree of closed intervals [start, last], as the

@@ -97,7 +97,11 @@ static int init_locked(const struct uhmm_config *config)
 		err = init_state < 0 ? init_state : -EBUSY;
 	} else {
 		err = do_init(config);
-		__atomic_store_n(&init_state, err ? err : 1, __ATOMIC_RELEASE);
+		/* A refused size changes nothing and may be corrected;
+		 * a failure half-way through setting up is final. */
+		if (err != -EINVAL)
+			__atomic_store_n(&init_state, err ? err : 1,
+					 __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&init_lock);
 	return err;
