@@ -191,6 +191,11 @@ static void test_access_errors(void **state)
 	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, buf, 1, 1), -1);
 	assert_int_equal(errno, EFAULT);
 	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, buf, 1, 0), 1);
+	/* Write-only memory is readable, as on x86. */
+	assert_int_equal(uhmm_mprotect(mm, p + 2 * PAGE_SIZE, PAGE_SIZE,
+				       PROT_WRITE), 0);
+	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, buf, 1, 1), 1);
+	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, buf, 1, 0), 1);
 	/* PROT_NONE keeps the data: readable again after mprotect. */
 	assert_int_equal(uhmm_mprotect(mm, p, PAGE_SIZE, PROT_READ), 0);
 	assert_int_equal(get_byte(mm, p + 5), 'a');

@@ -70,7 +70,8 @@ ssize_t uhmm_access(struct mm_struct *mm, void *addr, void *buf, size_t len,
 	mmap_read_lock(mm);
 	while (len) {
 		struct vm_area_struct *vma = vma_lookup(mm, a);
-		unsigned long need = write ? VM_WRITE : VM_READ;
+		/* As on x86: anything accessible is readable. */
+		unsigned long need = write ? VM_WRITE : VM_ACCESS_FLAGS;
 		vm_fault_t ret;
 		size_t n;
 
