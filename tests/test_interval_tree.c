@@ -373,5 +373,8 @@ int main(void)
 		cmocka_unit_test(test_random_against_model),
 	};
 
+	/* e.g. UHMM_TEST_FILTER='test_race*' to run one scenario */
+	if (getenv("UHMM_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("UHMM_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

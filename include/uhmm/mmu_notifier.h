@@ -170,10 +170,9 @@ struct mmu_interval_notifier {
  * Subscribe to invalidations of [start, start + length) of mm. Holds an
  * mm_count reference until removed. The caller holds an mm_users
  * reference. Returns 0, -EOVERFLOW for an empty or wrapping range (as the
- * kernel), -EINVAL if mm has no users left, -ENOMEM. mmu_interval_notifier_
- * insert may take mmap_write_lock (on the first insert into mm), so the
- * caller must not hold mmap_lock; _locked: the caller holds
- * mmap_write_lock.
+ * kernel), -EINVAL if mm has no users left, -ENOMEM. The first insert into
+ * an mm takes mmap_write_lock, so the caller must not hold mmap_lock;
+ * _locked: the caller holds mmap_write_lock.
  * An insert that arrives during an invalidation is deferred to its end,
  * as in the kernel: the new subscription is not told of that invalidation
  * but its first read_begin waits for it to finish.

@@ -737,8 +737,10 @@ static struct mmu_notifier_subscriptions *mn_subscriptions_alloc(void)
 /*
  * Under mmap_write_lock: create the per-mm state if needed, then link
  * subscription, or (NULL) mark the mm as having interval subscriptions.
- * mmap_write_lock keeps invalidations (which hold mmap_lock from _start to
- * _end) from seeing one half of the change.
+ * mmap_write_lock means no invalidation (they hold mmap_lock from _start
+ * to _end) is running uncounted when has_itree turns true, so the first
+ * insert's "are ranges running?" test sees them all. (_end itself does not
+ * depend on it: it undoes what range->__notifier_state says _start did.)
  */
 static int mn_register_locked(struct mmu_notifier *subscription,
 			      struct mm_struct *mm)
