@@ -5,6 +5,7 @@
  * after fork, uhmm_access, page-table freeing, and no leaked page.
  */
 #include "test_util.h"
+#include "mm/debug.h"
 #include "mm/mm_internal.h"
 
 #define MB (1UL << 20)
@@ -451,6 +452,42 @@ static void test_oom(void **state)
 	assert_int_equal(free_pages_now(), before);
 }
 
+/* fork runs out of memory half-way: the child is gone, the parent's
+ * data and every count are intact, nothing leaks. */
+static void test_fork_enomem_midway(void **state)
+{
+	unsigned long before = free_pages_now();
+	struct mm_struct *mm = uhmm_mm_create(), *child;
+	size_t len = 16 * MB;
+	char *p = map_anon(mm, len, PROT_READ | PROT_WRITE);
+	struct page **hog;
+	unsigned long n = 0, spare;
+
+	for (size_t off = 0; off < len; off += PMD_SIZE)
+		put_byte(mm, p + off, (char)(off >> 21));
+	/* Leave the child room for its pgd, pud, pmd and a few PTE tables,
+	 * fewer than the 8 it needs. */
+	spare = free_pages_now() - 6;
+	hog = calloc(spare, sizeof(*hog));
+	while (n < spare && (hog[n] = alloc_page()) != NULL)
+		n++;
+	child = uhmm_fork(mm);
+	assert_null(child);
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(free_pages_now(), 6);
+	assert_int_equal(mm_verify_mapcounts(&mm, 1), 0);
+	while (n--)
+		put_page(hog[n]);
+	free(hog);
+	for (size_t off = 0; off < len; off += PMD_SIZE) {
+		assert_int_equal(get_byte(mm, p + off), (char)(off >> 21));
+		put_byte(mm, p + off, 'w');	/* reused, no copy */
+	}
+	assert_int_equal(mm_verify_mapcounts(&mm, 1), 0);
+	uhmm_mm_exit(mm);
+	assert_int_equal(free_pages_now(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_pgtables_freed),
 		cmocka_unit_test(test_mm_refcounts),
 		cmocka_unit_test(test_oom),
+		cmocka_unit_test(test_fork_enomem_midway),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
