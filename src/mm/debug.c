@@ -6,31 +6,28 @@
 #include "mm/mm_internal.h"
 #include "mm/debug.h"
 
+struct count_walk {
+	int *counts;
+	unsigned long nr;
+};
+
+static void count_pte(pte_t *ptep, unsigned long addr, void *arg)
+{
+	struct count_walk *w = arg;
+	pte_t pte = ptep_get(ptep);
+
+	if (pte_present(pte) && !pte_special(pte) && pte_pfn(pte) < w->nr)
+		w->counts[pte_pfn(pte)]++;
+}
+
 static void count_ptes(struct mm_struct *mm, int *counts, unsigned long nr)
 {
+	struct count_walk w = { counts, nr };
+
 	mmap_read_lock(mm);
-	for (unsigned int i = 0; i < mm->map_count; i++) {
-		struct vm_area_struct *vma = mm->vmas[i];
-		unsigned long addr;
-
-		for (addr = vma->vm_start; addr < vma->vm_end;
-		     addr += PAGE_SIZE) {
-			pmd_t *pmd = pte_table_lookup(mm, addr);
-			spinlock_t *ptl;
-			pte_t *ptep, pte;
-
-			if (!pmd) {
-				addr = (addr | (PMD_SIZE - 1)) + 1 - PAGE_SIZE;
-				continue;
-			}
-			ptep = pte_offset_map_lock(pmd, addr, &ptl);
-			pte = ptep_get(ptep);
-			pte_unmap_unlock(ptep, ptl);
-			if (pte_present(pte) && !pte_special(pte) &&
-			    pte_pfn(pte) < nr)
-				counts[pte_pfn(pte)]++;
-		}
-	}
+	for (unsigned int i = 0; i < mm->map_count; i++)
+		walk_pte_range(mm, mm->vmas[i]->vm_start, mm->vmas[i]->vm_end,
+			       count_pte, &w);
 	mmap_read_unlock(mm);
 }
 

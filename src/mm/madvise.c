@@ -125,42 +125,32 @@ int uhmm_madvise(struct mm_struct *mm, void *addr, size_t len, int advice)
  * write-protect the PTEs, so that the next write faults and dirties the
  * page again (the kernel's page_mkclean, for this mm).
  */
+static void mkclean_pte(pte_t *ptep, unsigned long addr, void *arg)
+{
+	struct vm_area_struct *vma = arg;
+	pte_t pte = ptep_get(ptep);
+	struct page *page;
+
+	if (!pte_present(pte) || !pte_dirty(pte))
+		return;
+	page = vm_normal_page(vma, addr, pte);
+	pte = ptep_get_and_clear(vma->vm_mm, addr, ptep);
+	set_pte_at(vma->vm_mm, addr, ptep, pte_wrprotect(pte_mkclean(pte)));
+	if (page)
+		set_page_dirty(page);
+}
+
 static void msync_mkclean(struct vm_area_struct *vma, unsigned long start,
 			  unsigned long end)
 {
-	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range range;
-	unsigned long addr, next;
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_PROTECTION_PAGE,
-				MMU_NOTIFIER_RANGE_BLOCKABLE, mm, start, end);
+				MMU_NOTIFIER_RANGE_BLOCKABLE, vma->vm_mm,
+				start, end);
 	mmu_notifier_invalidate_range_start(&range);
-	for (addr = start; addr < end; addr = next) {
-		spinlock_t *ptl;
-		pte_t *ptep;
-		pmd_t *pmd;
-
-		next = level_addr_end(addr, end, PMD_SIZE);
-		pmd = pte_table_lookup(mm, addr);
-		if (!pmd)
-			continue;
-		ptep = pte_offset_map_lock(pmd, addr, &ptl);
-		for (; addr < next; addr += PAGE_SIZE, ptep++) {
-			pte_t pte = ptep_get(ptep);
-			struct page *page;
-
-			if (!pte_present(pte) || !pte_dirty(pte))
-				continue;
-			page = vm_normal_page(vma, addr, pte);
-			pte = ptep_get_and_clear(mm, addr, ptep);
-			set_pte_at(mm, addr, ptep,
-				   pte_wrprotect(pte_mkclean(pte)));
-			if (page)
-				set_page_dirty(page);
-		}
-		pte_unmap_unlock(ptep, ptl);
-	}
-	flush_tlb_range(mm, start, end);
+	walk_pte_range(vma->vm_mm, start, end, mkclean_pte, vma);
+	flush_tlb_range(vma->vm_mm, start, end);
 	mmu_notifier_invalidate_range_end(&range);
 }
 

@@ -187,39 +187,34 @@ int copy_page_range(struct vm_area_struct *dst_vma,
 
 /* ---- mprotect ---- */
 
+struct wrprotect_walk {
+	struct mm_struct *mm;
+	bool changed;
+};
+
+static void wrprotect_pte(pte_t *ptep, unsigned long addr, void *arg)
+{
+	struct wrprotect_walk *w = arg;
+	pte_t pte = ptep_get(ptep);
+
+	if (pte_present(pte) && pte_write(pte)) {
+		ptep_set_wrprotect(w->mm, addr, ptep);
+		w->changed = true;
+	}
+}
+
 void change_protection(struct vm_area_struct *vma, unsigned long start,
 		       unsigned long end, unsigned long newflags)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long addr, next;
-	bool changed = false;
+	struct wrprotect_walk w = { .mm = vma->vm_mm };
 
 	/* Only a loss of write permission touches PTEs: a gained one is
 	 * taken at the next write fault, which also breaks COW. */
 	if (newflags & VM_WRITE)
 		return;
-	for (addr = start; addr < end; addr = next) {
-		pmd_t *pmd;
-		pte_t *ptep;
-		spinlock_t *ptl;
-
-		next = level_addr_end(addr, end, PMD_SIZE);
-		pmd = pte_table_lookup(mm, addr);
-		if (!pmd)
-			continue;
-		ptep = pte_offset_map_lock(pmd, addr, &ptl);
-		for (; addr < next; addr += PAGE_SIZE, ptep++) {
-			pte_t pte = ptep_get(ptep);
-
-			if (pte_present(pte) && pte_write(pte)) {
-				ptep_set_wrprotect(mm, addr, ptep);
-				changed = true;
-			}
-		}
-		pte_unmap_unlock(ptep, ptl);
-	}
-	if (changed)
-		flush_tlb_range(mm, start, end);
+	walk_pte_range(vma->vm_mm, start, end, wrprotect_pte, &w);
+	if (w.changed)
+		flush_tlb_range(vma->vm_mm, start, end);
 }
 
 /* ---- faults ---- */

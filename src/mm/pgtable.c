@@ -91,6 +91,26 @@ pmd_t *pte_table_lookup(struct mm_struct *mm, unsigned long addr)
 	return pmd;
 }
 
+void walk_pte_range(struct mm_struct *mm, unsigned long start,
+		    unsigned long end, pte_walk_fn fn, void *arg)
+{
+	unsigned long addr, next;
+
+	for (addr = start; addr < end; addr = next) {
+		pmd_t *pmd = pte_table_lookup(mm, addr);
+		spinlock_t *ptl;
+		pte_t *ptep;
+
+		next = level_addr_end(addr, end, PMD_SIZE);
+		if (!pmd)
+			continue;
+		ptep = pte_offset_map_lock(pmd, addr, &ptl);
+		for (; addr < next; addr += PAGE_SIZE, ptep++)
+			fn(ptep, addr, arg);
+		pte_unmap_unlock(ptep, ptl);
+	}
+}
+
 static bool table_is_empty(const uint64_t *table)
 {
 	for (unsigned int i = 0; i < PTRS_PER_PTE; i++)

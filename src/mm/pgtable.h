@@ -209,6 +209,15 @@ pmd_t *pte_table_alloc(struct mm_struct *mm, unsigned long addr);
 /* The pmd entry for addr if a PTE table exists there, else NULL. */
 pmd_t *pte_table_lookup(struct mm_struct *mm, unsigned long addr);
 
+/*
+ * Call fn(ptep, addr, arg) for every PTE slot of [start, end) that has a
+ * table, with that table's PTL held (the kernel's walk_page_range, for
+ * the PTE level only). Caller holds mmap_lock.
+ */
+typedef void (*pte_walk_fn)(pte_t *ptep, unsigned long addr, void *arg);
+void walk_pte_range(struct mm_struct *mm, unsigned long start,
+		    unsigned long end, pte_walk_fn fn, void *arg);
+
 /* A zeroed table page, accounted, its PTL initialised. */
 struct page *pgtable_alloc(void);
 void pgtable_free(struct page *page);
