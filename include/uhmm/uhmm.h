@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#include <uhmm/hmm.h>
 #include <uhmm/interval_tree.h>
 #include <uhmm/mm.h>
 #include <uhmm/mm_types.h>
