@@ -137,7 +137,9 @@ static void test_anon_faults(void **state)
 	assert_false(pte_write(pte));
 	assert_ptr_equal(page_at(mm, p), zero_page());
 
+	assert_int_equal(atomic_load(&mm->rss_pages), 0);	/* zero page */
 	put_byte(mm, p + 10, 'x');
+	assert_int_equal(atomic_load(&mm->rss_pages), 1);
 	pte = pte_at(mm, p);
 	assert_true(pte_write(pte) && pte_dirty(pte));
 	assert_ptr_not_equal(page_at(mm, p), zero_page());

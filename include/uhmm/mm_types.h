@@ -45,7 +45,6 @@ struct page {
 
 /* struct page flags (bit numbers). */
 enum pageflags {
-	PG_locked,
 	PG_uptodate,	/* contents are valid (page cache) */
 	PG_dirty,	/* contents newer than the backing file */
 	PG_anon,	/* anonymous memory (private, COW-able) */
@@ -129,8 +128,9 @@ struct mm_struct {
 	/* Allocated once under mmap_write_lock; freed with the struct. */
 	struct mmu_notifier_subscriptions *notifier_subscriptions;
 
-	atomic_long pgtables_pages;	/* page-table pages below pgd */
-	atomic_long rss_pages;		/* pages mapped by present PTEs */
+	/* Pages with a struct page mapped by present PTEs (the zero page
+	 * not counted); changed under the PTL of each PTE. */
+	atomic_long rss_pages;
 };
 
 #endif /* UHMM_MM_TYPES_H */
