@@ -66,29 +66,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* One call over [p + first page, + n pages) with the given requests. */
-static int range_fault(struct fixture *f, unsigned int first, unsigned int n,
-		       unsigned long default_flags)
-{
-	struct hmm_range range = {
-		.notifier = &f->m.sub,
-		.start = (unsigned long)f->p + first * PAGE_SIZE,
-		.end = (unsigned long)f->p + (first + n) * PAGE_SIZE,
-		.hmm_pfns = f->pfns + first,
-		.default_flags = default_flags,
-	};
-	int ret;
-
-	do {
-		range.notifier_seq = mmu_interval_read_begin(&f->m.sub);
-		mmap_read_lock(f->mm);
-		ret = hmm_range_fault(&range);
-		mmap_read_unlock(f->mm);
-	} while (ret == -EBUSY);
-	return ret;
-}
-
-/* The same, once: -EBUSY is returned to the caller. */
+/* One call over [p + first page, + n pages) with the given requests;
+ * -EBUSY is returned to the caller. */
 static int range_fault_once(struct fixture *f, unsigned int first,
 			    unsigned int n, unsigned long default_flags)
 {
@@ -105,6 +84,18 @@ static int range_fault_once(struct fixture *f, unsigned int first,
 	mmap_read_lock(f->mm);
 	ret = hmm_range_fault(&range);
 	mmap_read_unlock(f->mm);
+	return ret;
+}
+
+/* The same, starting over on -EBUSY as a driver does. */
+static int range_fault(struct fixture *f, unsigned int first, unsigned int n,
+		       unsigned long default_flags)
+{
+	int ret;
+
+	do {
+		ret = range_fault_once(f, first, n, default_flags);
+	} while (ret == -EBUSY);
 	return ret;
 }
 
