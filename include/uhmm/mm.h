@@ -67,6 +67,22 @@ static inline bool vma_is_anonymous(const struct vm_area_struct *vma)
 #define VM_FAULT_ERROR		(VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)
 
 /*
+ * A fault being handled: what handle_mm_fault() knows, and what a
+ * device's migrate_to_ram() is given (vma, address, flags, page).
+ */
+struct vm_fault {
+	struct vm_area_struct *vma;
+	unsigned long address;		/* page aligned */
+	unsigned int flags;		/* FAULT_FLAG_* */
+	pgoff_t pgoff;			/* in vma->vm_file */
+	pmd_t *pmd;			/* the entry over the PTE table */
+	pte_t *pte;			/* valid while ptl is held */
+	pte_t orig_pte;			/* the PTE when the fault began */
+	spinlock_t *ptl;
+	struct page *page;		/* migrate_to_ram: the device page */
+};
+
+/*
  * Resolve a fault at address in vma: populate the page tables so that
  * the access described by flags can complete. Caller holds
  * mmap_read_lock and has checked that vma permits the access.

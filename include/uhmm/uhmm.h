@@ -13,7 +13,9 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#include <uhmm/err.h>
 #include <uhmm/hmm.h>
+#include <uhmm/memremap.h>
 #include <uhmm/interval_tree.h>
 #include <uhmm/mm.h>
 #include <uhmm/mm_types.h>

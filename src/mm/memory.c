@@ -219,17 +219,6 @@ void change_protection(struct vm_area_struct *vma, unsigned long start,
 
 /* ---- faults ---- */
 
-struct vm_fault {
-	struct vm_area_struct *vma;
-	unsigned long address;		/* page aligned */
-	unsigned int flags;		/* FAULT_FLAG_* */
-	pgoff_t pgoff;			/* in vma->vm_file */
-	pmd_t *pmd;
-	pte_t *pte;			/* valid while ptl is held */
-	pte_t orig_pte;
-	spinlock_t *ptl;
-};
-
 static inline bool fault_is_write(const struct vm_fault *vmf)
 {
 	return vmf->flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE);

@@ -182,7 +182,11 @@ void put_page(struct page *page)
 					    memory_order_acq_rel);
 
 	BUG_ON(old <= 0);
-	if (old == 1)
+	if (old != 1)
+		return;
+	if (unlikely(page->pgmap))
+		free_zone_device_page(page);
+	else
 		free_pages_ok(page, 0);
 }
 

@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <uhmm/memremap.h>
+
 #include "mm/physmem.h"
 
 struct uhmm_ram uhmm_ram = { .fd = -1 };
@@ -52,22 +54,63 @@ err_close:
 	}
 }
 
+/*
+ * CPU-addressable memory of a device (MEMORY_DEVICE_COHERENT): a memfd
+ * of its own, mapped once. 0 or -errno.
+ */
+int physmem_backing_create(size_t size, int *fdp, char **addrp)
+{
+	void *addr;
+	int fd, err;
+
+	fd = memfd_create("uhmm-device", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto err;
+	addr = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (addr == MAP_FAILED)
+		goto err;
+	*fdp = fd;
+	*addrp = addr;
+	return 0;
+err:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+void physmem_backing_destroy(size_t size, int fd, char *addr)
+{
+	munmap(addr, size);
+	close(fd);
+}
+
 struct page *pfn_to_page(unsigned long pfn)
 {
 	if (likely(pfn_is_ram(pfn)))
 		return &uhmm_ram.mem_map[pfn];
-	return NULL;
+	return device_pfn_to_page(pfn);
 }
 
 unsigned long page_to_pfn(const struct page *page)
 {
-	VM_BUG_ON(!page_is_ram(page));
-	return (unsigned long)(page - uhmm_ram.mem_map);
+	if (likely(page_is_ram(page)))
+		return (unsigned long)(page - uhmm_ram.mem_map);
+	return page->pgmap->pfn_first + (unsigned long)(page - page->pgmap->pages);
 }
 
+/* NULL for device-private pages: the CPU cannot address them. */
 void *page_address(const struct page *page)
 {
-	return uhmm_ram.direct_map + (page_to_pfn(page) << PAGE_SHIFT);
+	if (likely(page_is_ram(page)))
+		return uhmm_ram.direct_map +
+		       ((unsigned long)(page - uhmm_ram.mem_map) << PAGE_SHIFT);
+	if (page->pgmap->type != MEMORY_DEVICE_COHERENT)
+		return NULL;
+	return page->pgmap->vaddr +
+	       ((unsigned long)(page - page->pgmap->pages) << PAGE_SHIFT);
 }
 
 struct page *virt_to_page(const void *addr)

@@ -32,6 +32,15 @@ static inline bool page_is_ram(const struct page *page)
 	       page < uhmm_ram.mem_map + uhmm_ram.nr_pages;
 }
 
+/* Backing memory for device-coherent pagemaps. */
+int physmem_backing_create(size_t size, int *fdp, char **addrp);
+void physmem_backing_destroy(size_t size, int fd, char *addr);
+
+/* The struct page of a device pfn, or NULL (src/migrate/memremap.c). */
+struct page *device_pfn_to_page(unsigned long pfn);
+/* The last reference to a device page is gone. */
+void free_zone_device_page(struct page *page);
+
 /* The buddy allocator: set up over all of RAM (page_alloc.c). */
 int page_alloc_init(void);
 

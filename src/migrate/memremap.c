@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device memory (ZONE_DEVICE): pagemaps of pfns above system RAM, each
+ * with an array of struct pages, found by pfn through a small registry.
+ *
+ * A device page is free at refcount 0 and belongs to its driver then;
+ * zone_device_page_init() hands it out with one reference, and the last
+ * put_page() gives it back through ops->page_free(). pages_in_use counts
+ * the pages in between, so that memunmap_pages() can wait for them.
+ */
+#include <uhmm/memremap.h>
+
+#include "mm/physmem.h"
+
+#define MAX_PAGEMAPS	64
+
+static struct {
+	/* Readers: device_pfn_to_page(). Writers: memremap/memunmap. */
+	pthread_rwlock_t lock;
+	struct dev_pagemap *maps[MAX_PAGEMAPS];	/* lock */
+	unsigned int nr;			/* lock */
+	unsigned long next_free_pfn;		/* lock; 0: RAM's end */
+	/* Broadcast when a page of any pagemap is freed; with free_lock. */
+	pthread_mutex_t free_lock;
+	pthread_cond_t freed;
+} registry = {
+	.lock = PTHREAD_RWLOCK_INITIALIZER,
+	.free_lock = PTHREAD_MUTEX_INITIALIZER,
+	.freed = PTHREAD_COND_INITIALIZER,
+};
+
+int request_free_mem_region(unsigned long size, struct range *range)
+{
+	unsigned long pfn;
+	int err;
+
+	if (!range || !size || !IS_ALIGNED(size, PMD_SIZE))
+		return -EINVAL;
+	err = uhmm_ensure_init();
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&registry.lock);
+	if (!registry.next_free_pfn)
+		registry.next_free_pfn = ALIGN_UP(uhmm_ram.nr_pages,
+						  1UL << MAX_PAGE_ORDER);
+	pfn = registry.next_free_pfn;
+	registry.next_free_pfn += size >> PAGE_SHIFT;
+	pthread_rwlock_unlock(&registry.lock);
+	range->start = (uint64_t)pfn << PAGE_SHIFT;
+	range->end = range->start + size - 1;
+	return 0;
+}
+
+static bool pagemap_overlaps(unsigned long first, unsigned long nr)
+{
+	for (unsigned int i = 0; i < registry.nr; i++) {
+		struct dev_pagemap *m = registry.maps[i];
+
+		if (first < m->pfn_first + m->nr_pages &&
+		    m->pfn_first < first + nr)
+			return true;
+	}
+	return first < uhmm_ram.nr_pages;
+}
+
+void *memremap_pages(struct dev_pagemap *pgmap)
+{
+	unsigned long first, nr;
+	bool coherent;
+	int err;
+
+	if (!pgmap || !pgmap->ops || !pgmap->ops->page_free ||
+	    pgmap->range.end <= pgmap->range.start ||
+	    !IS_ALIGNED(pgmap->range.start, PAGE_SIZE) ||
+	    !IS_ALIGNED(range_len(&pgmap->range), PAGE_SIZE))
+		return ERR_PTR(-EINVAL);
+	switch (pgmap->type) {
+	case MEMORY_DEVICE_PRIVATE:
+		if (!pgmap->ops->migrate_to_ram || !pgmap->owner)
+			return ERR_PTR(-EINVAL);
+		coherent = false;
+		break;
+	case MEMORY_DEVICE_COHERENT:
+		if (!pgmap->owner)
+			return ERR_PTR(-EINVAL);
+		coherent = true;
+		break;
+	default:
+		return ERR_PTR(-EINVAL);
+	}
+	err = uhmm_ensure_init();
+	if (err)
+		return ERR_PTR(err);
+
+	first = pgmap->range.start >> PAGE_SHIFT;
+	nr = range_len(&pgmap->range) >> PAGE_SHIFT;
+	pgmap->pages = calloc(nr, sizeof(struct page));
+	if (!pgmap->pages)
+		return ERR_PTR(-ENOMEM);
+	pgmap->vaddr = NULL;
+	pgmap->backing_fd = -1;
+	if (coherent) {
+		err = physmem_backing_create(nr << PAGE_SHIFT,
+					     &pgmap->backing_fd, &pgmap->vaddr);
+		if (err) {
+			free(pgmap->pages);
+			return ERR_PTR(err);
+		}
+	}
+	for (unsigned long i = 0; i < nr; i++)
+		pgmap->pages[i].pgmap = pgmap;
+	pgmap->pfn_first = first;
+	pgmap->nr_pages = nr;
+	atomic_init(&pgmap->pages_in_use, 0);
+
+	pthread_rwlock_wrlock(&registry.lock);
+	err = registry.nr == MAX_PAGEMAPS ? -ENOMEM :
+	      pagemap_overlaps(first, nr) ? -EINVAL : 0;
+	if (!err)
+		registry.maps[registry.nr++] = pgmap;
+	pthread_rwlock_unlock(&registry.lock);
+	if (err) {
+		if (coherent)
+			physmem_backing_destroy(nr << PAGE_SHIFT,
+						pgmap->backing_fd, pgmap->vaddr);
+		free(pgmap->pages);
+		pgmap->pages = NULL;
+		return ERR_PTR(err);
+	}
+	return pgmap->vaddr;
+}
+
+void memunmap_pages(struct dev_pagemap *pgmap)
+{
+	pthread_mutex_lock(&registry.free_lock);
+	while (atomic_load(&pgmap->pages_in_use))
+		pthread_cond_wait(&registry.freed, &registry.free_lock);
+	pthread_mutex_unlock(&registry.free_lock);
+
+	pthread_rwlock_wrlock(&registry.lock);
+	for (unsigned int i = 0; i < registry.nr; i++) {
+		if (registry.maps[i] == pgmap) {
+			registry.maps[i] = registry.maps[--registry.nr];
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&registry.lock);
+
+	if (pgmap->type == MEMORY_DEVICE_COHERENT)
+		physmem_backing_destroy(pgmap->nr_pages << PAGE_SHIFT,
+					pgmap->backing_fd, pgmap->vaddr);
+	free(pgmap->pages);
+	pgmap->pages = NULL;
+	pgmap->vaddr = NULL;
+	pgmap->backing_fd = -1;
+}
+
+struct page *device_pfn_to_page(unsigned long pfn)
+{
+	struct page *page = NULL;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	for (unsigned int i = 0; i < registry.nr; i++) {
+		struct dev_pagemap *m = registry.maps[i];
+
+		if (pfn >= m->pfn_first && pfn - m->pfn_first < m->nr_pages) {
+			page = &m->pages[pfn - m->pfn_first];
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	return page;
+}
+
+void zone_device_page_init(struct page *page)
+{
+	VM_BUG_ON(!is_zone_device_page(page));
+	BUG_ON(page_ref_count(page) != 0);
+	atomic_fetch_add(&page->pgmap->pages_in_use, 1);
+	atomic_store(&page->_refcount, 1);
+}
+
+void free_zone_device_page(struct page *page)
+{
+	struct dev_pagemap *pgmap = page->pgmap;
+
+	BUG_ON(page_mapcount(page) != 0);
+	page->mapping = NULL;
+	page->index = 0;
+	atomic_store(&page->flags, 0);
+	pgmap->ops->page_free(page);
+	/* Under free_lock, so that memunmap_pages() cannot miss it. */
+	pthread_mutex_lock(&registry.free_lock);
+	atomic_fetch_sub(&pgmap->pages_in_use, 1);
+	pthread_cond_broadcast(&registry.freed);
+	pthread_mutex_unlock(&registry.free_lock);
+}
