@@ -16,6 +16,7 @@
 #include <uhmm/err.h>
 #include <uhmm/hmm.h>
 #include <uhmm/memremap.h>
+#include <uhmm/migrate.h>
 #include <uhmm/interval_tree.h>
 #include <uhmm/mm.h>
 #include <uhmm/mm_types.h>

@@ -11,6 +11,7 @@
  * the fault invalidated the range, in which case the caller starts over.
  */
 #include <uhmm/hmm.h>
+#include <uhmm/memremap.h>
 
 #include "mm/mm_internal.h"
 
@@ -23,6 +24,8 @@ enum {
 	HMM_NEED_FAULT = 1 << 0,
 	HMM_NEED_WRITE_FAULT = 1 << 1,
 	HMM_NEED_ALL_BITS = HMM_NEED_FAULT | HMM_NEED_WRITE_FAULT,
+	/* a migration entry: wait for it, then walk again */
+	HMM_NEED_MIGRATION_WAIT = 1 << 2,
 };
 
 static unsigned long *hmm_pfns_at(struct hmm_range *range,
@@ -131,11 +134,27 @@ static unsigned int hmm_handle_pte(struct hmm_range *range, pte_t pte,
 	unsigned int required;
 
 	if (!pte_present(pte)) {
-		/* none, or a non-present entry that only a fault can
-		 * resolve */
+		swp_entry_t entry = pte_to_swp_entry(pte);
+
+		/* The caller's own device memory is reported as it is. */
+		if (!pte_none(pte) && is_device_private_entry(entry) &&
+		    pfn_swap_entry_to_page(entry)->pgmap->owner ==
+		    range->dev_private_owner) {
+			cpu_flags = HMM_PFN_VALID;
+			if (is_writable_device_private_entry(entry))
+				cpu_flags |= HMM_PFN_WRITE;
+			*hmm_pfn = swp_offset(entry) | cpu_flags;
+			return 0;
+		}
 		required = hmm_pte_need_fault(req, 0);
-		if (!required)
+		if (!required) {
 			*hmm_pfn = 0;
+			return 0;
+		}
+		if (!pte_none(pte) && is_migration_entry(entry))
+			return HMM_NEED_MIGRATION_WAIT;
+		/* none, another device's page (migrated back by the fault),
+		 * or an entry the fault reports as an error */
 		return required;
 	}
 
@@ -174,7 +193,15 @@ static int hmm_walk_pmd(struct hmm_vma_walk *walk, struct vm_area_struct *vma,
 
 	ptep = pte_offset_map_lock(pmd, addr, &ptl);
 	for (; addr < end; addr += PAGE_SIZE, ptep++, hmm_pfn++) {
-		required = hmm_handle_pte(range, ptep_get(ptep), hmm_pfn);
+		pte_t pte = ptep_get(ptep);
+
+		required = hmm_handle_pte(range, pte, hmm_pfn);
+		if (required == HMM_NEED_MIGRATION_WAIT) {
+			pte_unmap_unlock(ptep, ptl);
+			walk->last = addr;
+			migration_entry_wait(ptep, pte);
+			return -EBUSY;
+		}
 		if (required) {
 			pte_unmap_unlock(ptep, ptl);
 			return hmm_vma_fault(walk, vma, addr, end, required);

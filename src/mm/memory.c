@@ -3,6 +3,8 @@
  * The fault handler and the PTE-range operations built on the page
  * tables: zap (unmap), copy (fork) and protection changes.
  */
+#include <uhmm/memremap.h>
+
 #include "mm/filemap.h"
 #include "mm/mm_internal.h"
 
@@ -64,8 +66,16 @@ static void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 			continue;
 		pte = ptep_get_and_clear(mm, addr, ptep);
 		if (!pte_present(pte)) {
-			/* No kind of non-present entry exists yet whose
-			 * removal needs more than clearing it. */
+			swp_entry_t entry = pte_to_swp_entry(pte);
+
+			/* A migration entry holds nothing: the migration
+			 * finds it gone and lets the page go. */
+			if (!is_device_private_entry(entry))
+				continue;
+			page = pfn_swap_entry_to_page(entry);
+			atomic_fetch_sub(&page->_mapcount, 1);
+			atomic_fetch_sub(&mm->rss_pages, 1);
+			tlb->pages[tlb->nr++] = page;
 			continue;
 		}
 		tlb_track_range(tlb, addr);
@@ -106,6 +116,33 @@ static bool is_cow_mapping(unsigned long flags)
 	return (flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
 }
 
+/*
+ * fork of a non-present entry. A device-private page is shared like a
+ * present one: one more reference and mapcount, read-only on both sides
+ * of a COW mapping. Migration entries cannot be met: migrations run
+ * under mmap_read_lock and fork holds the parent's for write.
+ */
+static void copy_nonpresent_pte(struct mm_struct *dst_mm,
+				struct mm_struct *src_mm, pte_t *dst_pte,
+				pte_t *src_pte, unsigned long addr, bool cow)
+{
+	pte_t pte = ptep_get(src_pte);
+	swp_entry_t entry = pte_to_swp_entry(pte);
+	struct page *page;
+
+	BUG_ON(!is_device_private_entry(entry));
+	page = pfn_swap_entry_to_page(entry);
+	get_page(page);
+	atomic_fetch_add(&page->_mapcount, 1);
+	atomic_fetch_add(&dst_mm->rss_pages, 1);
+	if (cow && is_writable_device_private_entry(entry)) {
+		pte = swp_entry_to_pte(make_device_private_entry(
+					swp_offset(entry), false));
+		set_pte_at(src_mm, addr, src_pte, pte);
+	}
+	set_pte_at(dst_mm, addr, dst_pte, pte);
+}
+
 static int copy_pte_range(struct vm_area_struct *dst_vma,
 			  struct vm_area_struct *src_vma, pmd_t *src_pmd,
 			  unsigned long addr, unsigned long end)
@@ -128,8 +165,13 @@ static int copy_pte_range(struct vm_area_struct *dst_vma,
 		pte_t pte = ptep_get(src_pte);
 		struct page *page;
 
-		if (pte_none(pte) || !pte_present(pte))
+		if (pte_none(pte))
 			continue;
+		if (!pte_present(pte)) {
+			copy_nonpresent_pte(dst_mm, src_mm, dst_pte, src_pte,
+					    addr, cow);
+			continue;
+		}
 		page = vm_normal_page(src_vma, addr, pte);
 		if (page) {
 			get_page(page);
@@ -200,6 +242,12 @@ static void wrprotect_pte(pte_t *ptep, unsigned long addr, void *arg)
 	if (pte_present(pte) && pte_write(pte)) {
 		ptep_set_wrprotect(w->mm, addr, ptep);
 		w->changed = true;
+	} else if (is_swap_pte(pte) &&
+		   is_writable_device_private_entry(pte_to_swp_entry(pte))) {
+		unsigned long pfn = swp_offset(pte_to_swp_entry(pte));
+
+		set_pte_at(w->mm, addr, ptep, swp_entry_to_pte(
+			   make_device_private_entry(pfn, false)));
 	}
 }
 
@@ -409,6 +457,39 @@ static vm_fault_t do_fault(struct vm_fault *vmf)
 	return 0;
 }
 
+/*
+ * A non-present entry: wait out a migration, or have the owner of a
+ * device-private page bring it back to system RAM. Called without the
+ * PTL; the caller retries the access after a return of 0.
+ */
+static vm_fault_t do_swap_page(struct vm_fault *vmf)
+{
+	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
+	struct page *page;
+	vm_fault_t ret;
+
+	if (is_migration_entry(entry)) {
+		migration_entry_wait(vmf->pte, vmf->orig_pte);
+		return 0;
+	}
+	if (!is_device_private_entry(entry))
+		return VM_FAULT_SIGBUS;
+
+	/* Hold the page so that it cannot be freed under the driver. */
+	vmf->pte = pte_offset_map_lock(vmf->pmd, vmf->address, &vmf->ptl);
+	if (!pte_same(ptep_get(vmf->pte), vmf->orig_pte)) {
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		return 0;
+	}
+	page = pfn_swap_entry_to_page(entry);
+	get_page(page);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	vmf->page = page;
+	ret = page->pgmap->ops->migrate_to_ram(vmf);
+	put_page(page);
+	return ret;
+}
+
 vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
 			   unsigned int flags)
 {
@@ -438,9 +519,8 @@ vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
 		return do_fault(&vmf);
 	}
 	if (!pte_present(entry)) {
-		/* No non-present entry can be resolved yet. */
 		pte_unmap_unlock(vmf.pte, vmf.ptl);
-		return VM_FAULT_SIGBUS;
+		return do_swap_page(&vmf);
 	}
 	if (fault_is_write(&vmf) && !pte_write(entry))
 		return do_wp_page(&vmf);

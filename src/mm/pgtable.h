@@ -73,6 +73,41 @@ static inline unsigned long swp_offset(swp_entry_t e)
 	return e.val >> SWP_OFFSET_SHIFT;
 }
 
+/* Migration entries: the page is being moved; a fault waits. */
+static inline bool is_migration_entry(swp_entry_t e)
+{
+	return swp_type(e) == SWP_MIGRATION_READ ||
+	       swp_type(e) == SWP_MIGRATION_WRITE;
+}
+
+static inline bool is_writable_migration_entry(swp_entry_t e)
+{
+	return swp_type(e) == SWP_MIGRATION_WRITE;
+}
+
+static inline swp_entry_t make_migration_entry(unsigned long pfn, bool write)
+{
+	return swp_entry(write ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ, pfn);
+}
+
+/* Device-private entries: the page is in device memory; it holds a
+ * reference and a mapcount like a present PTE. */
+static inline bool is_device_private_entry(swp_entry_t e)
+{
+	return swp_type(e) == SWP_DEVICE_READ || swp_type(e) == SWP_DEVICE_WRITE;
+}
+
+static inline bool is_writable_device_private_entry(swp_entry_t e)
+{
+	return swp_type(e) == SWP_DEVICE_WRITE;
+}
+
+static inline swp_entry_t make_device_private_entry(unsigned long pfn,
+						    bool write)
+{
+	return swp_entry(write ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, pfn);
+}
+
 /* ---- PTE values ---- */
 
 static inline bool pte_none(pte_t p)	{ return p.pte == 0; }
@@ -110,6 +145,12 @@ static inline swp_entry_t pte_to_swp_entry(pte_t p)
 static inline pte_t swp_entry_to_pte(swp_entry_t e)
 {
 	return (pte_t){ e.val | _PAGE_SWP };
+}
+
+/* The page a migration or device entry points to. */
+static inline struct page *pfn_swap_entry_to_page(swp_entry_t e)
+{
+	return pfn_to_page(swp_offset(e));
 }
 
 static inline pte_t ptep_get(pte_t *ptep)
@@ -228,6 +269,12 @@ void pgtable_free(struct page *page);
  */
 void free_pgtables(struct mm_struct *mm, unsigned long start,
 		   unsigned long end);
+
+/*
+ * Wait until the migration entry at ptep (orig) is gone. Called with
+ * mmap_lock held for read and no PTL (src/migrate/migrate.c).
+ */
+void migration_entry_wait(pte_t *ptep, pte_t orig);
 
 /* ---- the PTE helpers: every install, change and clear goes here ---- */
 

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Migration of anonymous memory between system RAM and device memory,
+ * driven by a device driver, as the kernel's migrate_vma_*.
+ *
+ *   migrate_vma_setup()     collect the pages of [start, end) and replace
+ *                           their PTEs with migration entries (CPU faults
+ *                           on them wait); src[] says what was taken
+ *   (the driver allocates destination pages into dst[] and copies)
+ *   migrate_vma_pages()     move each page's place to its destination
+ *   migrate_vma_finalize()  map the new pages (or the old ones where
+ *                           migration failed) and drop the old ones
+ *
+ * The caller holds mmap_read_lock from setup until finalize.
+ */
+#ifndef UHMM_MIGRATE_H
+#define UHMM_MIGRATE_H
+
+#include <uhmm/memremap.h>
+
+#define MIGRATE_PFN_VALID	(1UL << 0)	/* a page is there */
+#define MIGRATE_PFN_MIGRATE	(1UL << 1)	/* it is (to be) migrated */
+#define MIGRATE_PFN_WRITE	(1UL << 3)	/* it was mapped writable */
+#define MIGRATE_PFN_SHIFT	6
+
+static inline unsigned long migrate_pfn(unsigned long pfn)
+{
+	return (pfn << MIGRATE_PFN_SHIFT) | MIGRATE_PFN_VALID;
+}
+
+static inline struct page *migrate_pfn_to_page(unsigned long mpfn)
+{
+	if (!(mpfn & MIGRATE_PFN_VALID))
+		return NULL;
+	return pfn_to_page(mpfn >> MIGRATE_PFN_SHIFT);
+}
+
+enum migrate_vma_direction {
+	MIGRATE_VMA_SELECT_SYSTEM = 1 << 0,
+	MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1,
+	MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2,
+};
+
+struct migrate_vma {
+	struct vm_area_struct *vma;
+	/*
+	 * Both arrays have one entry per page of [start, end). src is
+	 * filled by setup: migrate_pfn(pfn) | MIGRATE_PFN_* for a page
+	 * taken, MIGRATE_PFN_MIGRATE alone for an empty or zero-page slot
+	 * of anonymous memory that may be filled, 0 for a page left alone.
+	 * dst is filled by the driver: migrate_pfn() of a page it
+	 * allocated (with one reference, which finalize drops), or 0.
+	 */
+	unsigned long *dst;
+	unsigned long *src;
+	unsigned long cpages;		/* pages setup collected */
+	unsigned long npages;		/* pages setup looked at */
+	unsigned long start;
+	unsigned long end;
+	/* Device pages of this owner are selected; MMU_NOTIFY_MIGRATE
+	 * carries it so that the initiator can skip its own invalidation. */
+	void *pgmap_owner;
+	unsigned long flags;		/* MIGRATE_VMA_SELECT_* */
+	/* From migrate_to_ram(): the device page the CPU faulted on. */
+	struct page *fault_page;
+};
+
+/*
+ * Returns 0 (cpages may be 0: nothing could be migrated), or -EINVAL for
+ * an unaligned or empty range, one outside args->vma, missing arrays, or
+ * a fault_page that is not device-private.
+ */
+int migrate_vma_setup(struct migrate_vma *args);
+void migrate_vma_pages(struct migrate_vma *migrate);
+void migrate_vma_finalize(struct migrate_vma *migrate);
+
+#endif /* UHMM_MIGRATE_H */

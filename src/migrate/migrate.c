@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+/*
+ * migrate_vma_*: move anonymous pages between system RAM and device
+ * memory, as the kernel's mm/migrate_device.c.
+ *
+ * Setup replaces each collected page's PTE with a migration entry and
+ * keeps a reference to the page; CPU faults on the entry wait
+ * (migration_entry_wait) until finalize replaces it with the new page,
+ * or the old one where the migration did not happen, and wakes them.
+ * There is no reverse map: a migration moves this VMA's mapping of a
+ * page. A page that other mms also map (copy-on-write after fork) is
+ * copied for this mapping and stays theirs; a page with references
+ * that are not mappings (pinned) stays where it is, reported without
+ * MIGRATE_PFN_MIGRATE.
+ */
+#include <uhmm/migrate.h>
+
+#include "mm/mm_internal.h"
+
+/* Faults waiting for migration entries to go; broadcast by finalize. */
+static pthread_mutex_t migration_wq_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t migration_wq = PTHREAD_COND_INITIALIZER;
+
+void migration_entry_wait(pte_t *ptep, pte_t orig)
+{
+	pthread_mutex_lock(&migration_wq_lock);
+	while (pte_same(ptep_get(ptep), orig))
+		pthread_cond_wait(&migration_wq, &migration_wq_lock);
+	pthread_mutex_unlock(&migration_wq_lock);
+}
+
+static void migration_entries_removed(void)
+{
+	pthread_mutex_lock(&migration_wq_lock);
+	pthread_cond_broadcast(&migration_wq);
+	pthread_mutex_unlock(&migration_wq_lock);
+}
+
+static bool migrate_selects_page(const struct migrate_vma *m,
+				 const struct page *page)
+{
+	if (is_device_private_page(page))
+		return (m->flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) &&
+		       page->pgmap->owner == m->pgmap_owner;
+	if (is_device_coherent_page(page))
+		return (m->flags & MIGRATE_VMA_SELECT_DEVICE_COHERENT) &&
+		       page->pgmap->owner == m->pgmap_owner;
+	return (m->flags & MIGRATE_VMA_SELECT_SYSTEM) && PageAnon(page);
+}
+
+/*
+ * Collect one PTE (PTL held). Returns the src entry. A collected page
+ * keeps a reference of the migration until finalize.
+ */
+static unsigned long migrate_collect_pte(struct migrate_vma *m,
+					 struct vm_area_struct *vma,
+					 unsigned long addr, pte_t *ptep,
+					 bool *flush)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t pte = ptep_get(ptep);
+	unsigned long pfn, mpfn;
+	struct page *page;
+	bool write;
+
+	if (pte_none(pte) || (pte_present(pte) && pte_special(pte))) {
+		/* An empty or zero-page slot: may be filled. */
+		if (vma_is_anonymous(vma) &&
+		    (m->flags & MIGRATE_VMA_SELECT_SYSTEM)) {
+			m->cpages++;
+			return MIGRATE_PFN_MIGRATE;
+		}
+		return 0;
+	}
+	if (pte_present(pte)) {
+		pfn = pte_pfn(pte);
+		write = pte_write(pte);
+	} else {
+		swp_entry_t entry = pte_to_swp_entry(pte);
+
+		if (!is_device_private_entry(entry))
+			return 0;
+		pfn = swp_offset(entry);
+		write = is_writable_device_private_entry(entry);
+	}
+	page = pfn_to_page(pfn);
+	if (!page || !migrate_selects_page(m, page))
+		return 0;
+
+	get_page(page);
+	mpfn = migrate_pfn(pfn) | (write ? MIGRATE_PFN_WRITE : 0);
+	/*
+	 * Every reference must be a mapping, ours, or the one the CPU fault
+	 * holds on fault_page: a pinned page stays.
+	 * A page other mms map too (read-only, copy-on-write after fork)
+	 * moves for this mapping only; the others keep the old page, which
+	 * holds the same data.
+	 */
+	if (page_ref_count(page) !=
+	    page_mapcount(page) + 1 + (page == m->fault_page))
+		return mpfn;
+
+	ptep_get_and_clear(mm, addr, ptep);
+	set_pte_at(mm, addr, ptep,
+		   swp_entry_to_pte(make_migration_entry(pfn, write)));
+	atomic_fetch_sub(&page->_mapcount, 1);
+	atomic_fetch_sub(&mm->rss_pages, 1);
+	put_page(page);			/* the PTE's reference */
+	if (pte_present(pte))
+		*flush = true;
+	m->cpages++;
+	return mpfn | MIGRATE_PFN_MIGRATE;
+}
+
+static void migrate_vma_collect(struct migrate_vma *m)
+{
+	struct vm_area_struct *vma = m->vma;
+	struct mmu_notifier_range range;
+	unsigned long addr, next;
+
+	mmu_notifier_range_init_owner(&range, MMU_NOTIFY_MIGRATE,
+				      MMU_NOTIFIER_RANGE_BLOCKABLE, vma->vm_mm,
+				      m->start, m->end, m->pgmap_owner);
+	mmu_notifier_invalidate_range_start(&range);
+	for (addr = m->start; addr < m->end; addr = next) {
+		pmd_t *pmd = pte_table_lookup(vma->vm_mm, addr);
+		bool flush = false;
+		spinlock_t *ptl;
+		pte_t *ptep;
+
+		next = level_addr_end(addr, m->end, PMD_SIZE);
+		if (!pmd) {
+			for (; addr < next; addr += PAGE_SIZE) {
+				unsigned long mpfn = 0;
+
+				if (vma_is_anonymous(vma) &&
+				    (m->flags & MIGRATE_VMA_SELECT_SYSTEM)) {
+					mpfn = MIGRATE_PFN_MIGRATE;
+					m->cpages++;
+				}
+				m->src[m->npages++] = mpfn;
+			}
+			continue;
+		}
+		ptep = pte_offset_map_lock(pmd, addr, &ptl);
+		for (unsigned long a = addr; a < next; a += PAGE_SIZE, ptep++)
+			m->src[m->npages++] =
+				migrate_collect_pte(m, vma, a, ptep, &flush);
+		pte_unmap_unlock(ptep, ptl);
+		if (flush)
+			flush_tlb_range(vma->vm_mm, addr, next);
+	}
+	mmu_notifier_invalidate_range_end(&range);
+}
+
+int migrate_vma_setup(struct migrate_vma *args)
+{
+	struct vm_area_struct *vma = args ? args->vma : NULL;
+	unsigned long nr_pages;
+
+	if (!vma || !args->src || !args->dst)
+		return -EINVAL;
+	args->start &= PAGE_MASK;
+	args->end &= PAGE_MASK;
+	if (args->start >= args->end || args->start < vma->vm_start ||
+	    args->end > vma->vm_end)
+		return -EINVAL;
+	if (args->fault_page && !is_device_private_page(args->fault_page))
+		return -EINVAL;
+	nr_pages = (args->end - args->start) >> PAGE_SHIFT;
+	memset(args->src, 0, nr_pages * sizeof(*args->src));
+	args->cpages = 0;
+	args->npages = 0;
+	migrate_vma_collect(args);
+	return 0;
+}
+
+/*
+ * Put newpage in the empty or zero-page slot at addr. Returns false if
+ * the slot changed since setup.
+ */
+static bool migrate_vma_insert_page(struct migrate_vma *m, unsigned long addr,
+				    struct page *newpage)
+{
+	struct vm_area_struct *vma = m->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	bool write = vma->vm_flags & VM_WRITE;
+	unsigned long pfn = page_to_pfn(newpage);
+	spinlock_t *ptl;
+	pte_t *ptep, orig, entry;
+	pmd_t *pmd;
+
+	if (!vma_is_anonymous(vma))
+		return false;
+	pmd = pte_table_alloc(mm, addr);
+	if (!pmd)
+		return false;
+	if (is_device_private_page(newpage))
+		entry = swp_entry_to_pte(make_device_private_entry(pfn, write));
+	else
+		entry = pfn_pte(pfn, _PAGE_ACCESSED |
+				(write ? _PAGE_RW | _PAGE_DIRTY : 0));
+
+	ptep = pte_offset_map_lock(pmd, addr, &ptl);
+	orig = ptep_get(ptep);
+	if (!pte_none(orig) && !(pte_present(orig) && pte_special(orig))) {
+		pte_unmap_unlock(ptep, ptl);
+		return false;
+	}
+	if (!pte_none(orig))
+		ptep_clear_flush(vma, addr, ptep);
+	set_page_flag(newpage, PG_anon);
+	get_page(newpage);		/* the PTE's reference */
+	atomic_fetch_add(&newpage->_mapcount, 1);
+	atomic_fetch_add(&mm->rss_pages, 1);
+	set_pte_at(mm, addr, ptep, entry);
+	pte_unmap_unlock(ptep, ptl);
+	return true;
+}
+
+void migrate_vma_pages(struct migrate_vma *m)
+{
+	struct mmu_notifier_range range;
+	bool notified = false;
+
+	for (unsigned long i = 0; i < m->npages; i++) {
+		unsigned long addr = m->start + (i << PAGE_SHIFT);
+		struct page *newpage = migrate_pfn_to_page(m->dst[i]);
+		struct page *page = migrate_pfn_to_page(m->src[i]);
+
+		if (!newpage) {
+			m->src[i] &= ~MIGRATE_PFN_MIGRATE;
+			continue;
+		}
+		if (!(m->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (page) {
+			/* The migration entry stays until finalize; the new
+			 * page inherits what the old one was. */
+			set_page_flag(newpage, PG_anon);
+			continue;
+		}
+		if (!notified) {
+			notified = true;
+			mmu_notifier_range_init_owner(&range,
+				MMU_NOTIFY_MIGRATE, MMU_NOTIFIER_RANGE_BLOCKABLE,
+				m->vma->vm_mm, addr, m->end, m->pgmap_owner);
+			mmu_notifier_invalidate_range_start(&range);
+		}
+		if (!migrate_vma_insert_page(m, addr, newpage))
+			m->src[i] &= ~MIGRATE_PFN_MIGRATE;
+	}
+	if (notified)
+		mmu_notifier_invalidate_range_end(&range);
+}
+
+/* Replace the migration entry of page at addr, if it is still there,
+ * with a mapping of newpage. */
+static void remove_migration_pte(struct migrate_vma *m, unsigned long addr,
+				 struct page *page, struct page *newpage)
+{
+	struct mm_struct *mm = m->vma->vm_mm;
+	unsigned long pfn = page_to_pfn(newpage);
+	pmd_t *pmd = pte_table_lookup(mm, addr);
+	spinlock_t *ptl;
+	swp_entry_t entry;
+	pte_t *ptep, pte;
+	bool write;
+
+	if (!pmd)
+		return;
+	ptep = pte_offset_map_lock(pmd, addr, &ptl);
+	pte = ptep_get(ptep);
+	entry = pte_to_swp_entry(pte);
+	if (!is_swap_pte(pte) || !is_migration_entry(entry) ||
+	    swp_offset(entry) != page_to_pfn(page)) {
+		/* Zapped meanwhile (MADV_DONTNEED): nothing to restore. */
+		pte_unmap_unlock(ptep, ptl);
+		return;
+	}
+	write = is_writable_migration_entry(entry);
+	if (is_device_private_page(newpage))
+		pte = swp_entry_to_pte(make_device_private_entry(pfn, write));
+	else
+		pte = pfn_pte(pfn, _PAGE_ACCESSED |
+			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
+	get_page(newpage);		/* the PTE's reference */
+	atomic_fetch_add(&newpage->_mapcount, 1);
+	atomic_fetch_add(&mm->rss_pages, 1);
+	set_pte_at(mm, addr, ptep, pte);
+	pte_unmap_unlock(ptep, ptl);
+}
+
+void migrate_vma_finalize(struct migrate_vma *m)
+{
+	for (unsigned long i = 0; i < m->npages; i++) {
+		unsigned long addr = m->start + (i << PAGE_SHIFT);
+		struct page *newpage = migrate_pfn_to_page(m->dst[i]);
+		struct page *page = migrate_pfn_to_page(m->src[i]);
+
+		if (!page) {
+			if (newpage)
+				put_page(newpage);	/* the driver's */
+			continue;
+		}
+		if (!(m->src[i] & MIGRATE_PFN_MIGRATE) || !newpage) {
+			if (newpage)
+				put_page(newpage);
+			newpage = page;
+		}
+		remove_migration_pte(m, addr, page, newpage);
+		if (newpage != page)
+			put_page(newpage);		/* the driver's */
+		put_page(page);				/* the migration's */
+	}
+	migration_entries_removed();
+}
