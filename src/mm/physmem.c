@@ -13,57 +13,13 @@
 
 struct uhmm_ram uhmm_ram = { .fd = -1 };
 
-int physmem_init(size_t ram_size)
-{
-	size_t map_bytes;
-	void *dm, *mm;
-	int fd;
-
-	fd = memfd_create("uhmm-ram", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)ram_size) < 0)
-		goto err_close;
-
-	dm = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_NORESERVE, fd, 0);
-	if (dm == MAP_FAILED)
-		goto err_close;
-
-	/* Sparse until touched, like the memfd: calloc would fault it all. */
-	map_bytes = (ram_size >> PAGE_SHIFT) * sizeof(struct page);
-	mm = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE,
-		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mm == MAP_FAILED) {
-		munmap(dm, ram_size);
-		goto err_close;
-	}
-
-	uhmm_ram.fd = fd;
-	uhmm_ram.direct_map = dm;
-	uhmm_ram.mem_map = mm;
-	uhmm_ram.nr_pages = ram_size >> PAGE_SHIFT;
-	return 0;
-
-err_close:
-	{
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-}
-
-/*
- * CPU-addressable memory of a device (MEMORY_DEVICE_COHERENT): a memfd
- * of its own, mapped once. 0 or -errno.
- */
-int physmem_backing_create(size_t size, int *fdp, char **addrp)
+/* A memfd of size bytes, sparse until touched, mapped shared once. */
+static int memfd_map(const char *name, size_t size, int *fdp, char **addrp)
 {
 	void *addr;
 	int fd, err;
 
-	fd = memfd_create("uhmm-device", MFD_CLOEXEC);
+	fd = memfd_create(name, MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)size) < 0)
@@ -79,6 +35,40 @@ err:
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+int physmem_init(size_t ram_size)
+{
+	size_t map_bytes = (ram_size >> PAGE_SHIFT) * sizeof(struct page);
+	char *dm;
+	void *mm;
+	int fd, err;
+
+	err = memfd_map("uhmm-ram", ram_size, &fd, &dm);
+	if (err)
+		return err;
+	/* Sparse until touched, like the memfd: calloc would fault it all. */
+	mm = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mm == MAP_FAILED) {
+		err = -errno;
+		physmem_backing_destroy(ram_size, fd, dm);
+		return err;
+	}
+	uhmm_ram.fd = fd;
+	uhmm_ram.direct_map = dm;
+	uhmm_ram.mem_map = mm;
+	uhmm_ram.nr_pages = ram_size >> PAGE_SHIFT;
+	return 0;
+}
+
+/*
+ * CPU-addressable memory of a device (MEMORY_DEVICE_COHERENT): a memfd
+ * of its own, mapped once. 0 or -errno.
+ */
+int physmem_backing_create(size_t size, int *fdp, char **addrp)
+{
+	return memfd_map("uhmm-device", size, fdp, addrp);
 }
 
 void physmem_backing_destroy(size_t size, int fd, char *addr)
