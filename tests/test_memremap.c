@@ -54,6 +54,8 @@ static void test_private_pagemap(void **state)
 
 	nr_freed = 0;
 	zone_device_page_init(page);
+	assert_true(PageLocked(page));
+	unlock_page(page);
 	assert_int_equal(page_ref_count(page), 1);
 	get_page(page);
 	put_page(page);
@@ -136,6 +138,7 @@ static void test_memunmap_waits(void **state)
 	assert_null(memremap_pages(&pgmap));
 	held = pfn_to_page(pgmap.pfn_first);
 	zone_device_page_init(held);
+	unlock_page(held);
 	nr_freed = 0;
 	pthread_create(&t, NULL, release_later, NULL);
 	memunmap_pages(&pgmap);

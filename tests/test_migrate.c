@@ -74,6 +74,8 @@ static unsigned long dev_migrate(struct vm_area_struct *vma,
 		dpage = to_device ? dev_alloc() : alloc_page();
 		if (!dpage)
 			continue;
+		if (!to_device)
+			lock_page(dpage);
 		if (to_device) {
 			if (spage)
 				memcpy(dev_data(dpage), page_address(spage),

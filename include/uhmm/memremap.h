@@ -81,7 +81,8 @@ void *memremap_pages(struct dev_pagemap *pgmap);
  */
 void memunmap_pages(struct dev_pagemap *pgmap);
 
-/* A free device page becomes in use, with one reference. */
+/* A free device page becomes in use, locked, with one reference (the
+ * kernel's: a migration destination is handed over locked). */
 void zone_device_page_init(struct page *page);
 
 static inline bool is_zone_device_page(const struct page *page)

@@ -49,7 +49,9 @@ struct migrate_vma {
 	 * taken, MIGRATE_PFN_MIGRATE alone for an empty or zero-page slot
 	 * of anonymous memory that may be filled, 0 for a page left alone.
 	 * dst is filled by the driver: migrate_pfn() of a page it
-	 * allocated (with one reference, which finalize drops), or 0.
+	 * allocated, locked and with one reference (finalize unlocks it
+	 * and drops the reference), or 0. Pages in src are locked from
+	 * setup to finalize.
 	 */
 	unsigned long *dst;
 	unsigned long *src;

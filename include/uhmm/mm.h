@@ -140,6 +140,21 @@ static inline bool PageDirty(const struct page *page)
 	return atomic_load(&page->flags) & (1UL << PG_dirty);
 }
 
+/*
+ * The page lock, as the kernel's folio lock: held across a migration
+ * (setup to finalize) and by make_device_exclusive() until the driver
+ * has mapped the page, so that the page cannot change state under
+ * them. lock_page() sleeps; never hold a PTL across it.
+ */
+void lock_page(struct page *page);
+bool trylock_page(struct page *page);
+void unlock_page(struct page *page);
+
+static inline bool PageLocked(const struct page *page)
+{
+	return atomic_load(&page->flags) & (1UL << PG_locked);
+}
+
 /* The shared zero page: mapped read-only for reads of untouched memory. */
 struct page *zero_page(void);
 static inline bool is_zero_page(const struct page *page)

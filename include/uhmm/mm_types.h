@@ -52,6 +52,7 @@ enum pageflags {
 	PG_table,	/* page-table page */
 	PG_reserved,	/* never freed (the shared zero page) */
 	PG_writeback,	/* being written to its file */
+	PG_locked,	/* lock_page(): migration, device-exclusive */
 };
 
 /* vm_area_struct.vm_flags */

@@ -178,6 +178,7 @@ void zone_device_page_init(struct page *page)
 	BUG_ON(page_ref_count(page) != 0);
 	atomic_fetch_add(&page->pgmap->pages_in_use, 1);
 	atomic_store(&page->_refcount, 1);
+	lock_page(page);
 }
 
 void free_zone_device_page(struct page *page)
@@ -185,6 +186,7 @@ void free_zone_device_page(struct page *page)
 	struct dev_pagemap *pgmap = page->pgmap;
 
 	BUG_ON(page_mapcount(page) != 0);
+	BUG_ON(PageLocked(page));
 	page->mapping = NULL;
 	page->index = 0;
 	atomic_store(&page->flags, 0);

@@ -49,8 +49,8 @@ static bool migrate_selects_page(const struct migrate_vma *m,
 }
 
 /*
- * Collect one PTE (PTL held). Returns the src entry. A collected page
- * keeps a reference of the migration until finalize.
+ * Collect one PTE (PTL held). Returns the src entry. A page in it is
+ * locked and keeps a reference of the migration until finalize.
  */
 static unsigned long migrate_collect_pte(struct migrate_vma *m,
 					 struct vm_area_struct *vma,
@@ -88,6 +88,12 @@ static unsigned long migrate_collect_pte(struct migrate_vma *m,
 		return 0;
 
 	get_page(page);
+	/* fault_page is locked by the fault that called migrate_to_ram();
+	 * a page another migration holds is left to it. */
+	if (page != m->fault_page && !trylock_page(page)) {
+		put_page(page);
+		return 0;
+	}
 	mpfn = migrate_pfn(pfn) | (write ? MIGRATE_PFN_WRITE : 0);
 	/*
 	 * Every reference must be a mapping, ours, or the one the CPU fault
@@ -291,6 +297,13 @@ static void remove_migration_pte(struct migrate_vma *m, unsigned long addr,
 	pte_unmap_unlock(ptep, ptl);
 }
 
+/* Drop what the driver handed over in dst[] (locked, one reference). */
+static void migrate_release_newpage(struct page *newpage)
+{
+	unlock_page(newpage);
+	put_page(newpage);
+}
+
 void migrate_vma_finalize(struct migrate_vma *m)
 {
 	for (unsigned long i = 0; i < m->npages; i++) {
@@ -300,17 +313,19 @@ void migrate_vma_finalize(struct migrate_vma *m)
 
 		if (!page) {
 			if (newpage)
-				put_page(newpage);	/* the driver's */
+				migrate_release_newpage(newpage);
 			continue;
 		}
 		if (!(m->src[i] & MIGRATE_PFN_MIGRATE) || !newpage) {
 			if (newpage)
-				put_page(newpage);
+				migrate_release_newpage(newpage);
 			newpage = page;
 		}
 		remove_migration_pte(m, addr, page, newpage);
 		if (newpage != page)
-			put_page(newpage);		/* the driver's */
+			migrate_release_newpage(newpage);
+		if (page != m->fault_page)
+			unlock_page(page);
 		put_page(page);				/* the migration's */
 	}
 	migration_entries_removed();

@@ -484,8 +484,20 @@ static vm_fault_t do_swap_page(struct vm_fault *vmf)
 	page = pfn_swap_entry_to_page(entry);
 	get_page(page);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	/* The driver gets the page locked (migrate_vma_setup() leaves
+	 * fault_page to us); recheck the entry once we have it. */
+	lock_page(page);
+	vmf->pte = pte_offset_map_lock(vmf->pmd, vmf->address, &vmf->ptl);
+	if (!pte_same(ptep_get(vmf->pte), vmf->orig_pte)) {
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		ret = 0;
+		goto out;
+	}
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	vmf->page = page;
 	ret = page->pgmap->ops->migrate_to_ram(vmf);
+out:
+	unlock_page(page);
 	put_page(page);
 	return ret;
 }

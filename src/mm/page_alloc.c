@@ -104,6 +104,7 @@ static void free_pages_prepare(struct page *page, unsigned int order)
 		BUG_ON(atomic_load(&p->_mapcount) != 0);
 		BUG_ON(test_page_flag(p, PG_reserved));
 		BUG_ON(test_page_flag(p, PG_buddy));
+		BUG_ON(test_page_flag(p, PG_locked));
 		BUG_ON(p->mapping != NULL);
 		atomic_store(&p->flags, 0);
 		p->mapping = NULL;
