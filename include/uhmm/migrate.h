@@ -76,4 +76,33 @@ int migrate_vma_setup(struct migrate_vma *args);
 void migrate_vma_pages(struct migrate_vma *migrate);
 void migrate_vma_finalize(struct migrate_vma *migrate);
 
+/*
+ * Migrate device pages by pfn, wherever they are mapped: a driver evicts
+ * its memory (device removal, before memunmap_pages()) with these.
+ *
+ *   migrate_device_range()    for each pfn of [start, start + npages)
+ *                             that is in use, lock it, take a reference,
+ *                             and replace every PTE that maps it (in any
+ *                             mm) with a migration entry; src_pfns[i] is
+ *                             migrate_pfn() | MIGRATE_PFN_MIGRATE
+ *                             (| MIGRATE_PFN_WRITE if some mapping was
+ *                             writable), or 0 for a free page; a page
+ *                             that cannot be unmapped (pinned) is left
+ *                             mapped, without MIGRATE_PFN_MIGRATE
+ *   (the driver fills dst_pfns with locked pages and copies the data)
+ *   migrate_device_pages()    as migrate_vma_pages()
+ *   migrate_device_finalize() replace the migration entries with the new
+ *                             page (the old one where it did not move),
+ *                             unlock and drop both
+ *
+ * Called without any mmap_lock held. Returns 0, or -EINVAL (no src_pfns,
+ * npages 0, a range that is not device memory of one pagemap).
+ */
+int migrate_device_range(unsigned long *src_pfns, unsigned long start,
+			 unsigned long npages);
+void migrate_device_pages(unsigned long *src_pfns, unsigned long *dst_pfns,
+			  unsigned long npages);
+void migrate_device_finalize(unsigned long *src_pfns, unsigned long *dst_pfns,
+			     unsigned long npages);
+
 #endif /* UHMM_MIGRATE_H */

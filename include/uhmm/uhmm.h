@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#include <uhmm/dmirror.h>
 #include <uhmm/err.h>
 #include <uhmm/hmm.h>
 #include <uhmm/memremap.h>
@@ -21,6 +22,7 @@
 #include <uhmm/mm.h>
 #include <uhmm/mm_types.h>
 #include <uhmm/mmu_notifier.h>
+#include <uhmm/rmap.h>
 #include <uhmm/types.h>
 
 /* ---- set-up ---- */
