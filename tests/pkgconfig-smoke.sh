@@ -1,7 +1,8 @@
 #!/bin/sh
-# Install uhmm into a scratch directory, build examples/cpu_side.c against
-# it with pkg-config alone, and run it: proves the installed headers,
-# library and uhmm.pc are enough for an outside program.
+# Install uhmm into a scratch directory, build each program of examples/
+# against it with pkg-config alone, and run it: proves the installed
+# headers, library and uhmm.pc are enough for an outside program. Prints
+# TAP, one line per example; an example's own output becomes comments.
 set -eu
 build=$1
 src=$2
@@ -13,6 +14,20 @@ pcdir=$(dirname "$(find "$dest" -name uhmm.pc | head -n 1)")
 export PKG_CONFIG_PATH="$pcdir"
 export PKG_CONFIG_SYSROOT_DIR="$dest"
 libdir=$(dirname "$(find "$dest" -name 'libuhmm.so*' | head -n 1)")
-${CC:-cc} -o "$dest/cpu_side" "$src/examples/cpu_side.c" \
-	$(pkg-config --cflags --libs uhmm)
-LD_LIBRARY_PATH="$libdir" UHMM_RAM=256M "$dest/cpu_side"
+
+set -- "$src"/examples/*.c
+echo "1..$#"
+n=0
+for example in "$@"; do
+	n=$((n + 1))
+	name=$(basename "$example" .c)
+	if ${CC:-cc} -o "$dest/$name" "$example" \
+		$(pkg-config --cflags --libs uhmm) >"$dest/$name.log" 2>&1 &&
+	   LD_LIBRARY_PATH="$libdir" UHMM_RAM=256M "$dest/$name" \
+		>>"$dest/$name.log" 2>&1; then
+		echo "ok $n - examples/$name.c"
+	else
+		echo "not ok $n - examples/$name.c"
+	fi
+	sed 's/^/# /' "$dest/$name.log"
+done

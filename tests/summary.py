@@ -49,8 +49,7 @@ for path in sys.argv[1:]:
 
 for f in failures:
     print("FAILED:", f)
-line = f"{passed} passed, {failed} failed"
 if skipped:
-    line += f", {skipped} skipped"
-print(line)
+    print(f"{skipped} skipped")
+print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

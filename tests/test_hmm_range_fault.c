@@ -199,7 +199,7 @@ static void test_per_page_requests(void **state)
 	assert_ptr_not_equal(hmm_pfn_to_page(f->pfns[3]), zero_page());
 }
 
-/* Holes and unreadable VMAs: 0 / HMM_PFN_ERROR in a snapshot, -EFAULT
+/* Holes and unreadable VMAs: HMM_PFN_ERROR in a snapshot, -EFAULT
  * when a fault is asked; a write to read-only memory: -EPERM. */
 static void test_errors(void **state)
 {
@@ -213,7 +213,7 @@ static void test_errors(void **state)
 				       PROT_READ), 0);
 
 	assert_int_equal(range_fault(f, 0, NPAGES, 0), 0);
-	assert_int_equal(f->pfns[2], 0);
+	assert_int_equal(f->pfns[2], HMM_PFN_ERROR);
 	assert_int_equal(f->pfns[4], HMM_PFN_ERROR);
 	assert_int_equal(f->pfns[5], HMM_PFN_ERROR);
 

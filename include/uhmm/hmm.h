@@ -15,7 +15,7 @@
  * On output:
  *  HMM_PFN_VALID: the pfn is mapped and may be read by the device
  *  HMM_PFN_WRITE: ... and written (needs HMM_PFN_VALID)
- *  HMM_PFN_ERROR: the address cannot be mirrored (PROT_NONE, say)
+ *  HMM_PFN_ERROR: the address cannot be mirrored (a hole, PROT_NONE)
  *  order: log2 of the pages the CPU maps this pfn with
  *	(hmm_pfn_to_map_order())
  * 0: nothing is mapped there.

@@ -81,22 +81,33 @@ void migrate_vma_finalize(struct migrate_vma *migrate);
  * its memory (device removal, before memunmap_pages()) with these.
  *
  *   migrate_device_range()    for each pfn of [start, start + npages)
- *                             that is in use, lock it, take a reference,
- *                             and replace every PTE that maps it (in any
- *                             mm) with a migration entry; src_pfns[i] is
- *                             migrate_pfn() | MIGRATE_PFN_MIGRATE
- *                             (| MIGRATE_PFN_WRITE if some mapping was
- *                             writable), or 0 for a free page; a page
- *                             that cannot be unmapped (pinned) is left
- *                             mapped, without MIGRATE_PFN_MIGRATE
- *   (the driver fills dst_pfns with locked pages and copies the data)
- *   migrate_device_pages()    as migrate_vma_pages()
+ *                             that is in use, take a reference and the
+ *                             page lock, and replace every PTE that maps
+ *                             it (in any mm) with a migration entry;
+ *                             src_pfns[i] is migrate_pfn() |
+ *                             MIGRATE_PFN_MIGRATE (| MIGRATE_PFN_WRITE if
+ *                             some mapping was writable), or 0 for a free
+ *                             page or one another migration holds locked;
+ *                             a page that cannot be unmapped (pinned: a
+ *                             reference that is not a mapping) keeps its
+ *                             mappings and loses MIGRATE_PFN_MIGRATE, but
+ *                             stays locked until finalize
+ *   (the driver fills dst_pfns with locked pages, one reference each, and
+ *    copies the data; 0 where it does not migrate)
+ *   migrate_device_pages()    as migrate_vma_pages(), without filling
+ *                             empty slots; clears MIGRATE_PFN_MIGRATE
+ *                             where dst_pfns[i] is 0
  *   migrate_device_finalize() replace the migration entries with the new
  *                             page (the old one where it did not move),
  *                             unlock and drop both
  *
- * Called without any mmap_lock held. Returns 0, or -EINVAL (no src_pfns,
- * npages 0, a range that is not device memory of one pagemap).
+ * Each mapping hears an MMU_NOTIFY_CLEAR invalidation (no owner) before
+ * its PTE is replaced; CPU faults on the migration entries wait until
+ * finalize. Mappings zapped or unmapped meanwhile are simply gone.
+ * Called without any mmap_lock held (the caller may not hold one: a
+ * fault holding it may wait for one of these page locks). Returns 0, or
+ * -EINVAL (no src_pfns, npages 0, a range that is not device memory of
+ * one pagemap).
  */
 int migrate_device_range(unsigned long *src_pfns, unsigned long start,
 			 unsigned long npages);

@@ -117,6 +117,27 @@ static inline void get_page(struct page *page)
 	atomic_fetch_add_explicit(&page->_refcount, 1, memory_order_relaxed);
 }
 
+/*
+ * A reference to a page found by pfn rather than through something that
+ * holds one (a PTE under its lock): taken only if the page is in use.
+ * Returns false for a free page, or one whose last reference is being
+ * dropped: the count never goes back up from zero here, so the free path
+ * (and the driver that hands the page out again with
+ * zone_device_page_init()) owns it undisturbed.
+ */
+static inline bool get_page_unless_zero(struct page *page)
+{
+	int ref = atomic_load_explicit(&page->_refcount, memory_order_relaxed);
+
+	do {
+		if (ref == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&page->_refcount,
+			&ref, ref + 1, memory_order_acquire,
+			memory_order_relaxed));
+	return true;
+}
+
 /* Drop a reference; the last one frees the page. */
 void put_page(struct page *page);
 
@@ -154,6 +175,35 @@ static inline bool PageLocked(const struct page *page)
 {
 	return atomic_load(&page->flags) & (1UL << PG_locked);
 }
+
+/* ---- get_user_pages ---- */
+
+#define FOLL_WRITE	(1U << 0)	/* the pages will be written */
+#define FOLL_LONGTERM	(1U << 8)	/* pinned for an unbounded time */
+#define FOLL_PIN	(1U << 14)	/* set by pin_user_pages_*() */
+
+/*
+ * Take a reference on each page of [start, start + nr_pages pages) of
+ * mm, faulting it in as a CPU access would (FOLL_WRITE: for writing,
+ * breaking copy-on-write). Device-private pages come back to system RAM
+ * first. Caller holds mmap_read_lock. Returns the number of pages taken
+ * (fewer than asked when a page fails after the first), or -EFAULT (no
+ * VMA, or one that does not allow the access), -ENOMEM, -EINVAL (bad
+ * flags or start). Drop each page with put_page().
+ */
+long get_user_pages_remote(struct mm_struct *mm, unsigned long start,
+			   unsigned long nr_pages, unsigned int gup_flags,
+			   struct page **pages);
+/*
+ * The same for pins (DMA). FOLL_LONGTERM also moves device-coherent
+ * pages to system RAM before pinning them. Release with
+ * unpin_user_page(s).
+ */
+long pin_user_pages_remote(struct mm_struct *mm, unsigned long start,
+			   unsigned long nr_pages, unsigned int gup_flags,
+			   struct page **pages);
+void unpin_user_page(struct page *page);
+void unpin_user_pages(struct page **pages, unsigned long npages);
 
 /* The shared zero page: mapped read-only for reads of untouched memory. */
 struct page *zero_page(void);

@@ -31,7 +31,11 @@ struct page {
 			/* page cache: the owning mapping, set and cleared
 			 * under mapping->lock; NULL for anonymous pages */
 			struct address_space *mapping;
-			pgoff_t index;	/* offset in mapping, in pages */
+			/* page cache: offset in mapping, in pages;
+			 * device pages: the address they are mapped at
+			 * (under the page lock; the reverse map of
+			 * migrate_device_*) */
+			pgoff_t index;
 		};
 		/* free block head in the buddy allocator: zone lock */
 		struct cds_list_head buddy_list;
@@ -125,6 +129,22 @@ struct mm_struct {
 	pgd_t *pgd;			/* top-level table; constant */
 	/* Serialises populating a pud/pmd/pte table into an empty slot. */
 	spinlock_t page_table_lock;
+	/*
+	 * Keeps PTE tables (and the pud/pmd tables above them) in place for
+	 * walkers that hold no mmap_lock: the device-page rmap walk of
+	 * migrate_device_*(), which runs with page locks held and so must
+	 * not wait for mmap_lock (a fault holding mmap_read_lock may be
+	 * waiting for one of those page locks). free_pgtables() holds it
+	 * for write (inside mmap_write_lock) while it frees tables; such a
+	 * walker holds it for read from pte_table_lookup() until it has
+	 * dropped the PTL. Taken inside page locks, outside the PTL.
+	 */
+	pthread_rwlock_t pgtable_free_lock;
+
+	/* On the list of every mm from mm_alloc() to __mmdrop(), oldest
+	 * first, which the device-page rmap walk visits: mmlist_lock
+	 * (src/mm/mm.c). */
+	struct cds_list_head mmlist;
 
 	/* Allocated once under mmap_write_lock; freed with the struct. */
 	struct mmu_notifier_subscriptions *notifier_subscriptions;

@@ -21,9 +21,13 @@
  * Caller holds mmap_read_lock. Returns the page, locked and with a
  * reference: the caller maps it in its device page table, then calls
  * unlock_page() and put_page() (a CPU access waits for the page lock,
- * so the device mapping cannot be lost before it is made). Errors:
- * ERR_PTR(-EFAULT) (no VMA, or one the access is not allowed in),
- * ERR_PTR(-EOPNOTSUPP) (not an anonymous page of system RAM),
+ * so the device mapping cannot be lost before it is made). While it
+ * holds the page lock the caller must not take mmap_lock or wait for an
+ * invalidation to end (mmu_interval_read_begin()): a CPU fault, or a
+ * fork, may be waiting for the lock with mmap_lock held inside one.
+ * Errors: ERR_PTR(-EFAULT) (no VMA, one without write permission, or a
+ * fault that failed), ERR_PTR(-EOPNOTSUPP) (not an anonymous page of
+ * system RAM: shared and shmem mappings, device memory),
  * ERR_PTR(-ENOMEM).
  */
 struct page *make_device_exclusive(struct mm_struct *mm, unsigned long addr,

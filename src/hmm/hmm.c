@@ -112,13 +112,14 @@ static int hmm_vma_fault(struct hmm_vma_walk *walk, struct vm_area_struct *vma,
 	return -EBUSY;
 }
 
-/* A range with no VMA: report it empty, or fail if asked to fault. */
+/* A range with no VMA: HMM_PFN_ERROR in a snapshot (as the kernel's
+ * pte_hole without a vma), -EFAULT if asked to fault. */
 static int hmm_walk_hole(struct hmm_range *range, unsigned long addr,
 			 unsigned long end)
 {
 	if (hmm_range_need_fault(range, addr, end, 0))
 		return -EFAULT;
-	hmm_pfns_fill(range, addr, end, 0);
+	hmm_pfns_fill(range, addr, end, HMM_PFN_ERROR);
 	return 0;
 }
 
@@ -154,7 +155,9 @@ static unsigned int hmm_handle_pte(struct hmm_range *range, pte_t pte,
 		if (!pte_none(pte) && is_migration_entry(entry))
 			return HMM_NEED_MIGRATION_WAIT;
 		/* none, another device's page (migrated back by the fault),
-		 * or an entry the fault reports as an error */
+		 * a device-exclusive entry (the fault restores the PTE, so
+		 * the device holding it loses its access, as in the
+		 * kernel), or an entry the fault reports as an error */
 		return required;
 	}
 

@@ -10,7 +10,7 @@
  */
 #include <uhmm/memremap.h>
 
-#include "mm/physmem.h"
+#include "migrate/migrate_internal.h"
 
 #define MAX_PAGEMAPS	64
 
@@ -170,6 +170,24 @@ struct page *device_pfn_to_page(unsigned long pfn)
 	}
 	pthread_rwlock_unlock(&registry.lock);
 	return page;
+}
+
+struct dev_pagemap *dev_pagemap_of_range(unsigned long pfn, unsigned long nr)
+{
+	struct dev_pagemap *pgmap = NULL;
+
+	pthread_rwlock_rdlock(&registry.lock);
+	for (unsigned int i = 0; i < registry.nr; i++) {
+		struct dev_pagemap *m = registry.maps[i];
+
+		if (pfn >= m->pfn_first && nr <= m->nr_pages &&
+		    pfn - m->pfn_first <= m->nr_pages - nr) {
+			pgmap = m;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&registry.lock);
+	return pgmap;
 }
 
 void zone_device_page_init(struct page *page)

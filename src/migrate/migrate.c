@@ -7,15 +7,15 @@
  * keeps a reference to the page; CPU faults on the entry wait
  * (migration_entry_wait) until finalize replaces it with the new page,
  * or the old one where the migration did not happen, and wakes them.
- * There is no reverse map: a migration moves this VMA's mapping of a
- * page. A page that other mms also map (copy-on-write after fork) is
- * copied for this mapping and stays theirs; a page with references
- * that are not mappings (pinned) stays where it is, reported without
- * MIGRATE_PFN_MIGRATE.
+ * A migrate_vma moves this VMA's mapping of a page. A page that other
+ * mms also map (copy-on-write after fork) is copied for this mapping
+ * and stays theirs; a page with references that are not mappings
+ * (pinned) stays where it is, reported without MIGRATE_PFN_MIGRATE.
+ *
+ * The parts shared with migrate_device_* (migrate_device.c), which
+ * moves device pages wherever they are mapped, are here too.
  */
-#include <uhmm/migrate.h>
-
-#include "mm/mm_internal.h"
+#include "migrate/migrate_internal.h"
 
 /* Faults waiting for migration entries to go; broadcast by finalize. */
 static pthread_mutex_t migration_wq_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -29,7 +29,7 @@ void migration_entry_wait(pte_t *ptep, pte_t orig)
 	pthread_mutex_unlock(&migration_wq_lock);
 }
 
-static void migration_entries_removed(void)
+void migration_entries_removed(void)
 {
 	pthread_mutex_lock(&migration_wq_lock);
 	pthread_cond_broadcast(&migration_wq);
@@ -216,6 +216,10 @@ static bool migrate_vma_insert_page(struct migrate_vma *m, unsigned long addr,
 	if (!pte_none(orig))
 		ptep_clear_flush(vma, addr, ptep);
 	set_page_flag(newpage, PG_anon);
+	/* The device-page rmap looks for its mappings here; newpage is
+	 * locked (handed over so by the driver). */
+	if (is_zone_device_page(newpage))
+		newpage->index = addr;
 	get_page(newpage);		/* the PTE's reference */
 	atomic_fetch_add(&newpage->_mapcount, 1);
 	atomic_fetch_add(&mm->rss_pages, 1);
@@ -224,28 +228,36 @@ static bool migrate_vma_insert_page(struct migrate_vma *m, unsigned long addr,
 	return true;
 }
 
-void migrate_vma_pages(struct migrate_vma *m)
+void __migrate_device_pages(unsigned long *src_pfns, unsigned long *dst_pfns,
+			    unsigned long npages, struct migrate_vma *m)
 {
 	struct mmu_notifier_range range;
 	bool notified = false;
 
-	for (unsigned long i = 0; i < m->npages; i++) {
-		unsigned long addr = m->start + (i << PAGE_SHIFT);
-		struct page *newpage = migrate_pfn_to_page(m->dst[i]);
-		struct page *page = migrate_pfn_to_page(m->src[i]);
+	for (unsigned long i = 0; i < npages; i++) {
+		struct page *newpage = migrate_pfn_to_page(dst_pfns[i]);
+		struct page *page = migrate_pfn_to_page(src_pfns[i]);
+		unsigned long addr;
 
 		if (!newpage) {
-			m->src[i] &= ~MIGRATE_PFN_MIGRATE;
+			src_pfns[i] &= ~MIGRATE_PFN_MIGRATE;
 			continue;
 		}
-		if (!(m->src[i] & MIGRATE_PFN_MIGRATE))
+		if (!(src_pfns[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (page) {
-			/* The migration entry stays until finalize; the new
-			 * page inherits what the old one was. */
+			/* The migration entries stay until finalize; the
+			 * new page inherits what the old one was. */
 			set_page_flag(newpage, PG_anon);
 			continue;
 		}
+		/* An empty slot is only filled where there is a VMA;
+		 * migrate_device_range() never marks one. */
+		if (!m) {
+			src_pfns[i] &= ~MIGRATE_PFN_MIGRATE;
+			continue;
+		}
+		addr = m->start + (i << PAGE_SHIFT);
 		if (!notified) {
 			notified = true;
 			mmu_notifier_range_init_owner(&range,
@@ -254,46 +266,59 @@ void migrate_vma_pages(struct migrate_vma *m)
 			mmu_notifier_invalidate_range_start(&range);
 		}
 		if (!migrate_vma_insert_page(m, addr, newpage))
-			m->src[i] &= ~MIGRATE_PFN_MIGRATE;
+			src_pfns[i] &= ~MIGRATE_PFN_MIGRATE;
 	}
 	if (notified)
 		mmu_notifier_invalidate_range_end(&range);
 }
 
-/* Replace the migration entry of page at addr, if it is still there,
- * with a mapping of newpage. */
-static void remove_migration_pte(struct migrate_vma *m, unsigned long addr,
-				 struct page *page, struct page *newpage)
+void migrate_vma_pages(struct migrate_vma *m)
 {
-	struct mm_struct *mm = m->vma->vm_mm;
+	__migrate_device_pages(m->src, m->dst, m->npages, m);
+}
+
+bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
+			  pte_t *ptep, struct page *page, struct page *newpage)
+{
 	unsigned long pfn = page_to_pfn(newpage);
-	pmd_t *pmd = pte_table_lookup(mm, addr);
-	spinlock_t *ptl;
-	swp_entry_t entry;
-	pte_t *ptep, pte;
+	pte_t pte = ptep_get(ptep);
+	swp_entry_t entry = pte_to_swp_entry(pte);
 	bool write;
 
-	if (!pmd)
-		return;
-	ptep = pte_offset_map_lock(pmd, addr, &ptl);
-	pte = ptep_get(ptep);
-	entry = pte_to_swp_entry(pte);
 	if (!is_swap_pte(pte) || !is_migration_entry(entry) ||
-	    swp_offset(entry) != page_to_pfn(page)) {
-		/* Zapped meanwhile (MADV_DONTNEED): nothing to restore. */
-		pte_unmap_unlock(ptep, ptl);
-		return;
-	}
+	    swp_offset(entry) != page_to_pfn(page))
+		return false;
 	write = is_writable_migration_entry(entry);
 	if (is_device_private_page(newpage))
 		pte = swp_entry_to_pte(make_device_private_entry(pfn, write));
 	else
 		pte = pfn_pte(pfn, _PAGE_ACCESSED |
 			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
+	/* Where the device-page rmap finds this mapping: every mapping of
+	 * the old page was at this address too. */
+	if (is_zone_device_page(newpage))
+		newpage->index = addr;
 	get_page(newpage);		/* the PTE's reference */
 	atomic_fetch_add(&newpage->_mapcount, 1);
 	atomic_fetch_add(&mm->rss_pages, 1);
 	set_pte_at(mm, addr, ptep, pte);
+	return true;
+}
+
+/* Replace the migration entry of page at addr of this VMA, if it is
+ * still there (not zapped by MADV_DONTNEED), with newpage. */
+static void remove_migration_pte_vma(struct migrate_vma *m, unsigned long addr,
+				     struct page *page, struct page *newpage)
+{
+	struct mm_struct *mm = m->vma->vm_mm;
+	pmd_t *pmd = pte_table_lookup(mm, addr);
+	spinlock_t *ptl;
+	pte_t *ptep;
+
+	if (!pmd)
+		return;
+	ptep = pte_offset_map_lock(pmd, addr, &ptl);
+	remove_migration_pte(mm, addr, ptep, page, newpage);
 	pte_unmap_unlock(ptep, ptl);
 }
 
@@ -304,29 +329,33 @@ static void migrate_release_newpage(struct page *newpage)
 	put_page(newpage);
 }
 
-void migrate_vma_finalize(struct migrate_vma *m)
+void __migrate_device_finalize(unsigned long *src_pfns,
+			       unsigned long *dst_pfns, unsigned long npages,
+			       struct migrate_vma *m)
 {
-	for (unsigned long i = 0; i < m->npages; i++) {
-		unsigned long addr = m->start + (i << PAGE_SHIFT);
-		struct page *newpage = migrate_pfn_to_page(m->dst[i]);
-		struct page *page = migrate_pfn_to_page(m->src[i]);
+	struct page *fault_page = m ? m->fault_page : NULL;
 
-		if (!page) {
-			if (newpage)
-				migrate_release_newpage(newpage);
-			continue;
-		}
-		if (!(m->src[i] & MIGRATE_PFN_MIGRATE) || !newpage) {
-			if (newpage)
-				migrate_release_newpage(newpage);
-			newpage = page;
-		}
-		remove_migration_pte(m, addr, page, newpage);
-		if (newpage != page)
+	for (unsigned long i = 0; i < npages; i++) {
+		struct page *newpage = migrate_pfn_to_page(dst_pfns[i]);
+		struct page *page = migrate_pfn_to_page(src_pfns[i]);
+
+		if (page && m)
+			remove_migration_pte_vma(m, m->start + (i << PAGE_SHIFT),
+				page, migrate_final_page(src_pfns[i],
+							 dst_pfns[i]));
+		/* Mapped, the new page has its PTEs' references now. */
+		if (newpage)
 			migrate_release_newpage(newpage);
-		if (page != m->fault_page)
+		if (!page)
+			continue;
+		if (page != fault_page)
 			unlock_page(page);
 		put_page(page);				/* the migration's */
 	}
 	migration_entries_removed();
+}
+
+void migrate_vma_finalize(struct migrate_vma *m)
+{
+	__migrate_device_finalize(m->src, m->dst, m->npages, m);
 }

@@ -10,7 +10,9 @@
 
 /*
  * Copy up to the end of the page at addr if its PTE allows the access.
- * Returns bytes copied, or 0 if a fault is needed first.
+ * Returns bytes copied, or 0 if a fault is needed first (also for every
+ * non-present entry: the fault waits out a migration, restores a
+ * device-exclusive entry, brings a device-private page back).
  */
 static size_t access_page(struct vm_area_struct *vma, unsigned long addr,
 			  char *buf, size_t len, bool write)

@@ -15,9 +15,19 @@ static void count_pte(pte_t *ptep, unsigned long addr, void *arg)
 {
 	struct count_walk *w = arg;
 	pte_t pte = ptep_get(ptep);
+	unsigned long pfn;
 
-	if (pte_present(pte) && !pte_special(pte) && pte_pfn(pte) < w->nr)
-		w->counts[pte_pfn(pte)]++;
+	if (pte_present(pte) && !pte_special(pte)) {
+		pfn = pte_pfn(pte);
+	} else if (is_swap_pte(pte) &&
+		   is_device_exclusive_entry(pte_to_swp_entry(pte))) {
+		/* The page stays mapped while a device holds it. */
+		pfn = swp_offset(pte_to_swp_entry(pte));
+	} else {
+		return;
+	}
+	if (pfn < w->nr)
+		w->counts[pfn]++;
 }
 
 static void count_ptes(struct mm_struct *mm, int *counts, unsigned long nr)

@@ -69,8 +69,12 @@ static void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 			swp_entry_t entry = pte_to_swp_entry(pte);
 
 			/* A migration entry holds nothing: the migration
-			 * finds it gone and lets the page go. */
-			if (!is_device_private_entry(entry))
+			 * finds it gone and lets the page go. A
+			 * device-private or device-exclusive entry maps its
+			 * page like a present PTE; no CPU translation of it
+			 * exists to flush. */
+			if (!is_device_private_entry(entry) &&
+			    !is_device_exclusive_entry(entry))
 				continue;
 			page = pfn_swap_entry_to_page(entry);
 			atomic_fetch_sub(&page->_mapcount, 1);
@@ -109,6 +113,30 @@ void zap_page_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	}
 }
 
+/* ---- device-exclusive entries ---- */
+
+/*
+ * Put back the present PTE that a device-exclusive entry replaced. The
+ * page is locked (so that its driver has mapped it and lets go) and the
+ * PTL held; the caller has invalidated the device's mapping. The entry
+ * kept mapcount, reference and rss, so the PTE takes them over as they
+ * are. The page was mapped writable by this one PTE when the entry was
+ * made and nothing can have shared it since (fork restores first), so
+ * the PTE is writable if the VMA is now: no copy-on-write is due.
+ */
+static void restore_exclusive_pte(struct vm_area_struct *vma,
+				  struct page *page, unsigned long addr,
+				  pte_t *ptep)
+{
+	pte_t pte = pfn_pte(page_to_pfn(page), _PAGE_ACCESSED);
+
+	VM_BUG_ON(!PageLocked(page));
+	if (vma->vm_flags & VM_WRITE)
+		pte = pte_mkwrite(pte_mkdirty(pte));
+	/* Non-present before: nothing to flush. */
+	set_pte_at(vma->vm_mm, addr, ptep, pte);
+}
+
 /* ---- fork ---- */
 
 static bool is_cow_mapping(unsigned long flags)
@@ -121,6 +149,8 @@ static bool is_cow_mapping(unsigned long flags)
  * present one: one more reference and mapcount, read-only on both sides
  * of a COW mapping. Migration entries cannot be met: migrations run
  * under mmap_read_lock and fork holds the parent's for write.
+ * Device-exclusive entries never get here: copy_pte_range() restores
+ * them first.
  */
 static void copy_nonpresent_pte(struct mm_struct *dst_mm,
 				struct mm_struct *src_mm, pte_t *dst_pte,
@@ -152,11 +182,14 @@ static int copy_pte_range(struct vm_area_struct *dst_vma,
 	bool cow = is_cow_mapping(src_vma->vm_flags);
 	pte_t *src_pte, *dst_pte;
 	spinlock_t *src_ptl, *dst_ptl;
+	struct page *busy = NULL;
+	pte_t *migrating = NULL, migrating_pte;
 	pmd_t *dst_pmd;
 
 	dst_pmd = pte_table_alloc(dst_mm, addr);
 	if (!dst_pmd)
 		return -ENOMEM;
+again:
 	/* Nobody else can see the child yet; its lock is taken for the
 	 * rule's sake and is never contended. */
 	dst_pte = pte_offset_map_lock(dst_pmd, addr, &dst_ptl);
@@ -167,6 +200,40 @@ static int copy_pte_range(struct vm_area_struct *dst_vma,
 
 		if (pte_none(pte))
 			continue;
+		if (!pte_present(pte) &&
+		    is_migration_entry(pte_to_swp_entry(pte))) {
+			/*
+			 * migrate_device_range() runs without mmap_lock: let
+			 * it finish rather than copy an entry its reverse-map
+			 * walk may already have passed in the child.
+			 */
+			migrating = src_pte;
+			migrating_pte = pte;
+			break;
+		}
+		if (!pte_present(pte) &&
+		    is_device_exclusive_entry(pte_to_swp_entry(pte))) {
+			/*
+			 * The child must not inherit the device's exclusive
+			 * access: restore the parent's PTE (the device lost
+			 * its mapping in copy_page_range()'s invalidation)
+			 * and copy it as a present one, write-protected on
+			 * both sides. Only private memory has such entries.
+			 */
+			VM_BUG_ON(!cow);
+			page = pfn_swap_entry_to_page(pte_to_swp_entry(pte));
+			if (!trylock_page(page)) {
+				/* Its driver has not mapped it yet: wait
+				 * for it outside the PTLs, then redo this
+				 * entry. */
+				get_page(page);
+				busy = page;
+				break;
+			}
+			restore_exclusive_pte(src_vma, page, addr, src_pte);
+			unlock_page(page);
+			pte = ptep_get(src_pte);
+		}
 		if (!pte_present(pte)) {
 			copy_nonpresent_pte(dst_mm, src_mm, dst_pte, src_pte,
 					    addr, cow);
@@ -186,6 +253,24 @@ static int copy_pte_range(struct vm_area_struct *dst_vma,
 	}
 	pte_unmap_unlock(src_pte, src_ptl);
 	pte_unmap_unlock(dst_pte, dst_ptl);
+	if (busy) {
+		/*
+		 * Where the kernel fails the fork, wait: the driver holds
+		 * the lock only until it has mapped the page, and a page
+		 * lock holder never waits for mmap_lock (which comes
+		 * first), so the wait ends.
+		 */
+		lock_page(busy);
+		unlock_page(busy);
+		put_page(busy);
+		busy = NULL;
+		goto again;
+	}
+	if (migrating) {
+		migration_entry_wait(migrating, migrating_pte);
+		migrating = NULL;
+		goto again;
+	}
 	return 0;
 }
 
@@ -239,6 +324,8 @@ static void wrprotect_pte(pte_t *ptep, unsigned long addr, void *arg)
 	struct wrprotect_walk *w = arg;
 	pte_t pte = ptep_get(ptep);
 
+	/* A device-exclusive entry stays: its restore takes writability
+	 * from the VMA as it is then. */
 	if (pte_present(pte) && pte_write(pte)) {
 		ptep_set_wrprotect(w->mm, addr, ptep);
 		w->changed = true;
@@ -248,6 +335,14 @@ static void wrprotect_pte(pte_t *ptep, unsigned long addr, void *arg)
 
 		set_pte_at(w->mm, addr, ptep, swp_entry_to_pte(
 			   make_device_private_entry(pfn, false)));
+	} else if (is_swap_pte(pte) &&
+		   is_writable_migration_entry(pte_to_swp_entry(pte))) {
+		/* A migration without mmap_lock (migrate_device_range())
+		 * must not map the new page writable. */
+		unsigned long pfn = swp_offset(pte_to_swp_entry(pte));
+
+		set_pte_at(w->mm, addr, ptep, swp_entry_to_pte(
+			   make_migration_entry(pfn, false)));
 	}
 }
 
@@ -458,7 +553,47 @@ static vm_fault_t do_fault(struct vm_fault *vmf)
 }
 
 /*
- * A non-present entry: wait out a migration, or have the owner of a
+ * A CPU access to a device-exclusive entry: take the page back from the
+ * device and restore the present PTE. Called without the PTL; returns 0
+ * and the caller retries the access.
+ */
+static vm_fault_t remove_device_exclusive_entry(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct page *page = pfn_swap_entry_to_page(
+				pte_to_swp_entry(vmf->orig_pte));
+	struct mmu_notifier_range range;
+
+	/* A reference taken while the entry is there keeps the page from
+	 * being freed (by a racing zap) while we sleep on its lock. */
+	if (!fault_relock_same(vmf))
+		return 0;
+	get_page(page);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
+
+	/* The driver that made the entry holds the lock until it has
+	 * mapped the page: its mapping cannot be lost before it exists. */
+	lock_page(page);
+	/* No owner: every device, the one holding the page included,
+	 * drops its mapping. */
+	mmu_notifier_range_init_owner(&range, MMU_NOTIFY_EXCLUSIVE,
+				      MMU_NOTIFIER_RANGE_BLOCKABLE,
+				      vma->vm_mm, vmf->address,
+				      vmf->address + PAGE_SIZE, NULL);
+	mmu_notifier_invalidate_range_start(&range);
+	if (fault_relock_same(vmf)) {
+		restore_exclusive_pte(vma, page, vmf->address, vmf->pte);
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+	}
+	mmu_notifier_invalidate_range_end(&range);
+	unlock_page(page);
+	put_page(page);
+	return 0;
+}
+
+/*
+ * A non-present entry: wait out a migration, take a page back from a
+ * device that holds it exclusively, or have the owner of a
  * device-private page bring it back to system RAM. Called without the
  * PTL; the caller retries the access after a return of 0.
  */
@@ -472,6 +607,8 @@ static vm_fault_t do_swap_page(struct vm_fault *vmf)
 		migration_entry_wait(vmf->pte, vmf->orig_pte);
 		return 0;
 	}
+	if (is_device_exclusive_entry(entry))
+		return remove_device_exclusive_entry(vmf);
 	if (!is_device_private_entry(entry))
 		return VM_FAULT_SIGBUS;
 

@@ -3,6 +3,18 @@
 #include "cpu/window.h"
 #include "mm/mm_internal.h"
 
+/*
+ * Every mm from mm_alloc() to __mmdrop(), in creation order: the device-
+ * page rmap walk (mmlist_next()) visits them, as the kernel's rmap walk
+ * visits the VMAs of an anon_vma. New mms go to the tail, so a fork child
+ * is always visited after its parent: an entry fork copies from a parent
+ * the walk has not converted yet goes to a child it has not visited yet.
+ * mmlist_lock is a leaf: nothing else is taken under it, so it may be
+ * taken anywhere (with page locks held, in __mmdrop() from any mmdrop()).
+ */
+static CDS_LIST_HEAD(mmlist);
+static pthread_mutex_t mmlist_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct mm_struct *mm_alloc(void)
 {
 	pthread_rwlockattr_t attr;
@@ -31,8 +43,13 @@ struct mm_struct *mm_alloc(void)
 	pthread_rwlockattr_destroy(&attr);
 
 	spin_lock_init(&mm->page_table_lock);
+	pthread_rwlock_init(&mm->pgtable_free_lock, NULL);
 	mm->mmap_base = uhmm_window_start;
 	mm->task_size = uhmm_window_end;
+
+	pthread_mutex_lock(&mmlist_lock);
+	cds_list_add_tail(&mm->mmlist, &mmlist);
+	pthread_mutex_unlock(&mmlist_lock);
 	return mm;
 }
 
@@ -50,12 +67,31 @@ void mmgrab(struct mm_struct *mm)
 	atomic_fetch_add_explicit(&mm->mm_count, 1, memory_order_relaxed);
 }
 
+/* An mm_count reference, unless the struct is already on its way out. */
+static bool mmgrab_not_zero(struct mm_struct *mm)
+{
+	int count = atomic_load_explicit(&mm->mm_count, memory_order_relaxed);
+
+	do {
+		if (count == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak(&mm->mm_count, &count,
+					       count + 1));
+	return true;
+}
+
 static void __mmdrop(struct mm_struct *mm)
 {
 	BUG_ON(mm->map_count);
+	/* Off the list before anything is freed: a walker that finds it
+	 * there takes mm_count first, and fails now that it is zero. */
+	pthread_mutex_lock(&mmlist_lock);
+	cds_list_del(&mm->mmlist);
+	pthread_mutex_unlock(&mmlist_lock);
 	mmu_notifier_subscriptions_destroy(mm);
 	pgtable_free(virt_to_page(mm->pgd));
 	pthread_rwlock_destroy(&mm->mmap_lock);
+	pthread_rwlock_destroy(&mm->pgtable_free_lock);
 	spin_lock_destroy(&mm->page_table_lock);
 	free(mm->vmas);
 	free(mm);
@@ -69,6 +105,30 @@ void mmdrop(struct mm_struct *mm)
 	BUG_ON(old <= 0);
 	if (old == 1)
 		__mmdrop(mm);
+}
+
+struct mm_struct *mmlist_next(struct mm_struct *prev)
+{
+	struct cds_list_head *pos;
+	struct mm_struct *mm = NULL;
+
+	pthread_mutex_lock(&mmlist_lock);
+	/* prev is still listed: the reference it carries keeps it there. */
+	for (pos = prev ? prev->mmlist.next : mmlist.next; pos != &mmlist;
+	     pos = pos->next) {
+		struct mm_struct *next = cds_list_entry(pos, struct mm_struct,
+							mmlist);
+
+		if (mmgrab_not_zero(next)) {
+			mm = next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mmlist_lock);
+	/* Outside the lock: this may be the last reference (__mmdrop). */
+	if (prev)
+		mmdrop(prev);
+	return mm;
 }
 
 void mmget(struct mm_struct *mm)

@@ -82,6 +82,36 @@ void exit_mmap(struct mm_struct *mm);
 int check_user_range(struct mm_struct *mm, unsigned long start, size_t len);
 
 /* ---- mm.c ---- */
+
+/* A new mm with one mm_users reference, on the mm list. */
 struct mm_struct *mm_alloc(void);
+
+/*
+ * Visit every mm that may map a page, without any mmap_lock (the
+ * device-page rmap walk of src/migrate/migrate_device.c):
+ *
+ *	for (mm = mmlist_next(NULL); mm; mm = mmlist_next(mm))
+ *
+ * Each mm returned carries an mm_count reference (its struct, pgd and
+ * notifier subscriptions stay) that the next call drops; leaving the loop
+ * early, drop it with mmdrop(). mms created meanwhile are added at the
+ * tail and visited too, so a fork child comes after its parent. An mm
+ * whose mm_users is zero is still visited until its struct goes: its
+ * page tables may still be being torn down. Takes mmlist_lock, a leaf.
+ */
+struct mm_struct *mmlist_next(struct mm_struct *prev);
+
+/* ---- pgtable.c: PTEs of an mm whose mmap_lock is not held ---- */
+
+/*
+ * The PTE at addr with its table's PTL held, for a walker without
+ * mmap_lock (the device-page rmap walk): mm->pgtable_free_lock is held
+ * for read so that free_pgtables() cannot free the table meanwhile. The
+ * caller holds mm_count. NULL (nothing held) if no PTE table is there.
+ * Never call with a PTL held; release with rmap_pte_unlock().
+ */
+pte_t *rmap_pte_lock(struct mm_struct *mm, unsigned long addr,
+		     spinlock_t **ptlp);
+void rmap_pte_unlock(struct mm_struct *mm, pte_t *ptep, spinlock_t *ptl);
 
 #endif /* UHMM_MM_INTERNAL_H */

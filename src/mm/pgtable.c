@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Page-table pages: allocation, lookup, freeing, and the PTE helpers. */
-#include "mm/pgtable.h"
+#include "mm/mm_internal.h"
 
 struct page *pgtable_alloc(void)
 {
@@ -153,11 +153,19 @@ static bool free_table_range(uint64_t *entry, int level, unsigned long addr,
 	return true;
 }
 
+/*
+ * mmap_write_lock keeps out every walker that holds mmap_lock;
+ * pgtable_free_lock keeps out the rmap walkers, which hold none. Those
+ * only turn one non-none PTE into another, so a table they could reach
+ * is never empty because of them and the emptiness tests below need no
+ * PTL.
+ */
 void free_pgtables(struct mm_struct *mm, unsigned long start,
 		   unsigned long end)
 {
 	unsigned long addr, next;
 
+	pthread_rwlock_wrlock(&mm->pgtable_free_lock);
 	for (addr = start; addr < end; addr = next) {
 		next = level_addr_end(addr, end, PGDIR_SIZE);
 		/* level 2: the pgd entry points to a pud table, whose
@@ -166,6 +174,27 @@ void free_pgtables(struct mm_struct *mm, unsigned long start,
 		if (next == 0)
 			break;
 	}
+	pthread_rwlock_unlock(&mm->pgtable_free_lock);
+}
+
+pte_t *rmap_pte_lock(struct mm_struct *mm, unsigned long addr,
+		     spinlock_t **ptlp)
+{
+	pmd_t *pmd;
+
+	pthread_rwlock_rdlock(&mm->pgtable_free_lock);
+	pmd = pte_table_lookup(mm, addr);
+	if (!pmd) {
+		pthread_rwlock_unlock(&mm->pgtable_free_lock);
+		return NULL;
+	}
+	return pte_offset_map_lock(pmd, addr, ptlp);
+}
+
+void rmap_pte_unlock(struct mm_struct *mm, pte_t *ptep, spinlock_t *ptl)
+{
+	pte_unmap_unlock(ptep, ptl);
+	pthread_rwlock_unlock(&mm->pgtable_free_lock);
 }
 
 void set_pte_at(struct mm_struct *mm, unsigned long addr, pte_t *ptep,

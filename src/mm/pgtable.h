@@ -19,7 +19,9 @@
  * mm->page_table_lock, and back to none only under mmap_write_lock (see
  * free_pgtables()). A PTE changes only under the PTL of its table, the
  * spinlock in the struct page of that table page (split PTE locks).
- * Walkers hold mmap_lock for read, so tables cannot vanish under them.
+ * Walkers hold mmap_lock for read, or (the reverse-map walk of
+ * migrate_device_*, which runs without it) mm->pgtable_free_lock for
+ * read, so tables cannot vanish under them.
  */
 #ifndef UHMM_MM_PGTABLE_H
 #define UHMM_MM_PGTABLE_H
@@ -106,6 +108,23 @@ static inline swp_entry_t make_device_private_entry(unsigned long pfn,
 						    bool write)
 {
 	return swp_entry(write ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, pfn);
+}
+
+/*
+ * Device-exclusive entries: a device has atomic access to the page
+ * (make_device_exclusive()). The page stays mapped: the entry holds the
+ * PTE's reference and mapcount and counts in rss like a present PTE. It
+ * is always writable (the kernel's since 6.15); a CPU access or fork
+ * restores the present PTE first, writable if the VMA is.
+ */
+static inline bool is_device_exclusive_entry(swp_entry_t e)
+{
+	return swp_type(e) == SWP_DEVICE_EXCLUSIVE;
+}
+
+static inline swp_entry_t make_device_exclusive_entry(unsigned long pfn)
+{
+	return swp_entry(SWP_DEVICE_EXCLUSIVE, pfn);
 }
 
 /* ---- PTE values ---- */
@@ -265,7 +284,8 @@ void pgtable_free(struct page *page);
 
 /*
  * Free every table in [start, end) that maps nothing. Caller holds
- * mmap_write_lock: no walker can be inside.
+ * mmap_write_lock, and this takes mm->pgtable_free_lock for write: no
+ * walker can be inside.
  */
 void free_pgtables(struct mm_struct *mm, unsigned long start,
 		   unsigned long end);

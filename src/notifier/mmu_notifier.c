@@ -657,7 +657,9 @@ static int __mmu_notifier_invalidate_range_start(
 /**
  * mmu_notifier_invalidate_range_start - PTEs of [start, end) will change
  *
- * The caller holds mmap_lock (read or write) and no page-table lock, and
+ * The caller holds mmap_lock (read or write), or the page locks of the
+ * pages it unmaps (the reverse-map walk of migrate_device_range()), and
+ * no page-table lock, and
  * calls mmu_notifier_invalidate_range_end() with the same range once the
  * change is done. Interval subscriptions that overlap the range get
  * invalidate(), then classic ones get invalidate_range_start().
