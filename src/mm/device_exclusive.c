@@ -12,49 +12,6 @@
 #include "mm/filemap.h"
 #include "mm/mm_internal.h"
 
-/*
- * The page mapped present and writable at addr, with a reference for
- * the caller, faulting for write until there is one (as GUP with
- * FOLL_WRITE: the fault breaks copy-on-write, restores an exclusive
- * entry, brings a device-private page back). Caller holds mmap_read_lock
- * and has checked that vma allows writes.
- */
-static struct page *get_page_for_write(struct vm_area_struct *vma,
-				       unsigned long addr)
-{
-	struct mm_struct *mm = vma->vm_mm;
-
-	for (;;) {
-		pmd_t *pmd = pte_table_lookup(mm, addr);
-		struct page *page = NULL;
-		vm_fault_t ret;
-
-		if (pmd) {
-			spinlock_t *ptl;
-			pte_t *ptep = pte_offset_map_lock(pmd, addr, &ptl);
-			pte_t pte = ptep_get(ptep);
-
-			if (pte_present(pte) && pte_write(pte)) {
-				page = vm_normal_page(vma, addr, pte);
-				if (page)
-					get_page(page);
-			}
-			pte_unmap_unlock(ptep, ptl);
-			if (page)
-				return page;
-			/* Writable and special: nothing a device can own. */
-			if (pte_present(pte) && pte_write(pte))
-				return ERR_PTR(-EFAULT);
-		}
-		ret = handle_mm_fault(vma, addr,
-				      FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE);
-		if (ret & VM_FAULT_OOM)
-			return ERR_PTR(-ENOMEM);
-		if (ret & VM_FAULT_ERROR)
-			return ERR_PTR(-EFAULT);
-	}
-}
-
 struct page *make_device_exclusive(struct mm_struct *mm, unsigned long addr,
 				   void *owner)
 {
@@ -64,6 +21,7 @@ struct page *make_device_exclusive(struct mm_struct *mm, unsigned long addr,
 	spinlock_t *ptl;
 	pte_t *ptep, pte;
 	pmd_t *pmd;
+	long ret;
 
 	addr &= PAGE_MASK;
 	vma = vma_lookup(mm, addr);
@@ -72,9 +30,11 @@ struct page *make_device_exclusive(struct mm_struct *mm, unsigned long addr,
 		return ERR_PTR(-EFAULT);
 
 retry:
-	page = get_page_for_write(vma, addr);
-	if (IS_ERR(page))
-		return page;
+	/* As GUP with FOLL_WRITE: the fault breaks copy-on-write, restores
+	 * an exclusive entry, brings a device-private page back. */
+	ret = get_user_pages_remote(mm, addr, 1, FOLL_WRITE, &page);
+	if (ret < 0)
+		return ERR_PTR(ret);
 	/*
 	 * Only an anonymous page of system RAM: a page-cache page has
 	 * other mappings the entry would not cover, and device memory is
