@@ -9,8 +9,10 @@
  *
  * Device reads of pages that CPU threads are writing would be a data
  * race by design (a device's DMA does not take the CPU's page-table
- * lock), so the devices read the written region only at the end; the
- * migrations that run all along copy under migration entries.
+ * lock), so the devices READ the written region only at the end, and a
+ * coherent device's MIGRATE_TO_DEV (whose read-back reads pages the CPU
+ * writes in place) excludes the writers with dma_lock. The migrations
+ * that run all along copy under migration entries.
  */
 #include "test_util.h"
 #include "mm/debug.h"
@@ -26,6 +28,8 @@ static char *rw, *ro;
 static atomic_bool stop;
 static atomic_long device_errors;	/* unexpected return codes */
 static atomic_long device_cmds;
+/* Writers share it; a read-back of coherent pages takes it alone. */
+static pthread_rwlock_t dma_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 /* Each writer owns the pages i with i % NWRITERS == its id. */
 static uint64_t last_written[NPAGES];
@@ -38,9 +42,11 @@ static void *writer(void *arg)
 		for (unsigned long i = id; i < NPAGES; i += NWRITERS) {
 			uint64_t word[2] = { v * NPAGES + i, ~(v * NPAGES + i) };
 
+			pthread_rwlock_rdlock(&dma_lock);
 			if (uhmm_access(mm, rw + i * PAGE_SIZE, word,
 					sizeof(word), 1) != sizeof(word))
 				atomic_fetch_add(&device_errors, 1);
+			pthread_rwlock_unlock(&dma_lock);
 			last_written[i] = word[0];
 		}
 	}
@@ -84,8 +90,12 @@ static void *device_thread(void *arg)
 		case 1:
 			/* -ENOENT: a page stayed behind (on another device,
 			 * or locked by a racing migration). */
+			if (device == 2)
+				pthread_rwlock_wrlock(&dma_lock);
 			ret = cmd(d, HMM_DMIRROR_MIGRATE_TO_DEV,
 				  rw + first * PAGE_SIZE, buf, n);
+			if (device == 2)
+				pthread_rwlock_unlock(&dma_lock);
 			if (ret && ret != -ENOENT)
 				atomic_fetch_add(&device_errors, 1);
 			break;

@@ -57,14 +57,15 @@
  * pages are back where they were before the test.
  *
  * The list at the end is cmocka_unit_test_prestate_setup_teardown()'s
- * struct written out, to name each test after its variant; the variant
- * is the prestate. HMM_TEST_FILTER="hmm2_*" runs the tests whose name
- * matches. A skipped test prints why as a TAP comment.
+ * struct written out, to name each test after its variant; the prestate
+ * is the variant and the name. HMM_TEST_FILTER="hmm2_*" runs the tests
+ * whose name matches. A skipped test prints why as a TAP comment.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <strings.h>
 #include <stdatomic.h>
 #include <sys/time.h>
@@ -102,6 +103,12 @@ static bool hmm_is_coherent_type(int dev_num)
 	return dev_num >= 2;
 }
 
+/* What a test's entry in the list hands its setup. */
+struct hmm_prestate {
+	const struct hmm_variant *variant;
+	const char *name;
+};
+
 struct hmm_fixture {
 	const struct hmm_variant *variant;
 	struct mm_struct *mm;
@@ -121,7 +128,8 @@ static unsigned long device_pages_in_use(int device)
 
 static int hmm_setup(void **state)
 {
-	const struct hmm_variant *v = *state;
+	const struct hmm_prestate *pre = *state;
+	const struct hmm_variant *v = pre->variant;
 	struct hmm_fixture *f = calloc(1, sizeof(*f));
 
 	if (!f)
@@ -1920,8 +1928,7 @@ static void expect_einval_all(struct dmirror *d, void *addr, void *ptr,
 }
 
 /* Every command on a mirror whose mm has exited is -EINVAL, at once:
- * READ and WRITE do not wait for an address space that is gone (the
- * whole program dies on SIGALRM if one blocks). */
+ * READ and WRITE do not wait for an address space that is gone. */
 static void test_einval_exited_mm(void **state)
 {
 	struct hmm_fixture *f = *state;
@@ -1945,9 +1952,7 @@ static void test_einval_exited_mm(void **state)
 	assert_null(dmirror_open(mm, f->variant->device_number0));
 	assert_int_equal(errno, EINVAL);
 
-	alarm(60);
 	expect_einval_all(d, ptr, buf, npages, "exited mm");
-	alarm(0);
 
 	dmirror_close(d);
 	free(buf);
@@ -2350,7 +2355,7 @@ static int hmm_run_tests(const struct CMUnitTest *tests, size_t count)
 #define VARIANT_TEST(v, fn)						\
 	{ .name = #v "/" #fn, .test_func = test_##fn,			\
 	  .setup_func = hmm_setup, .teardown_func = hmm_teardown,	\
-	  .initial_state = (void *)&v }
+	  .initial_state = &(struct hmm_prestate){ &v, #v "/" #fn } }
 #define HMM_TEST(fn)							\
 	VARIANT_TEST(hmm_device_private, fn),				\
 	VARIANT_TEST(hmm_device_coherent, fn)
