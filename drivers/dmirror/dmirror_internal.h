@@ -120,6 +120,7 @@ int dmirror_range_fault_locked(struct dmirror *dmirror,
 			       struct hmm_range *range);
 int dmirror_do_read(struct dmirror *dmirror, unsigned long start,
 		    unsigned long end, char *bounce, uint64_t *cpages);
+int dmirror_read_back(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd);
 
 /* migrate.c */
 int dmirror_migrate_to_device(struct dmirror *dmirror,

@@ -178,7 +178,6 @@ int dmirror_migrate_to_device(struct dmirror *dmirror,
 	struct page *dpages[DMIRROR_BATCH_PAGES];
 	struct mm_struct *mm = dmirror->mm;
 	unsigned long addr, next;
-	char *bounce;
 	int ret = 0;
 
 	if (!cmd->ptr)
@@ -202,19 +201,7 @@ int dmirror_migrate_to_device(struct dmirror *dmirror,
 	}
 	if (ret)
 		return ret;
-
-	/* Hand back what the device now holds, for verification. */
-	bounce = malloc(cmd->npages << PAGE_SHIFT);
-	if (!bounce)
-		return -ENOMEM;
-	pthread_mutex_lock(&dmirror->mutex);
-	ret = dmirror_do_read(dmirror, start, end, bounce, &cmd->cpages);
-	pthread_mutex_unlock(&dmirror->mutex);
-	if (!ret)
-		memcpy((void *)(uintptr_t)cmd->ptr, bounce,
-		       cmd->npages << PAGE_SHIFT);
-	free(bounce);
-	return ret;
+	return dmirror_read_back(dmirror, cmd);
 }
 
 int dmirror_migrate_to_system(struct dmirror *dmirror,

@@ -242,6 +242,30 @@ static int dmirror_bounce_alloc(struct hmm_dmirror_cmd *cmd, char **bounce)
 }
 
 /*
+ * MIGRATE_TO_DEV and EXCLUSIVE hand back what the device now holds over
+ * the command's range, for verification; -ENOENT if a page is missing.
+ */
+int dmirror_read_back(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd)
+{
+	char *bounce;
+	int ret;
+
+	ret = dmirror_bounce_alloc(cmd, &bounce);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&dmirror->mutex);
+	ret = dmirror_do_read(dmirror, cmd->addr,
+			      cmd->addr + (cmd->npages << PAGE_SHIFT), bounce,
+			      &cmd->cpages);
+	pthread_mutex_unlock(&dmirror->mutex);
+	if (!ret)
+		memcpy((void *)(uintptr_t)cmd->ptr, bounce,
+		       cmd->npages << PAGE_SHIFT);
+	free(bounce);
+	return ret;
+}
+
+/*
  * READ and WRITE: access the device's view, faulting the rest of the
  * range in whenever a page is missing; faults counts those passes.
  */
@@ -391,7 +415,6 @@ static int dmirror_exclusive(struct dmirror *dmirror,
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
 	struct mm_struct *mm = dmirror->mm;
-	char *bounce;
 	int ret = 0;
 
 	if (!cmd->ptr)
@@ -419,18 +442,7 @@ static int dmirror_exclusive(struct dmirror *dmirror,
 	if (ret)
 		return ret;
 
-	/* Hand back what the device now holds, for verification. */
-	ret = dmirror_bounce_alloc(cmd, &bounce);
-	if (ret)
-		return ret;
-	pthread_mutex_lock(&dmirror->mutex);
-	ret = dmirror_do_read(dmirror, start, end, bounce, &cmd->cpages);
-	pthread_mutex_unlock(&dmirror->mutex);
-	if (!ret)
-		memcpy((void *)(uintptr_t)cmd->ptr, bounce,
-		       cmd->npages << PAGE_SHIFT);
-	free(bounce);
-	return ret;
+	return dmirror_read_back(dmirror, cmd);
 }
 
 /* CHECK_EXCLUSIVE: -EPERM while the device still holds a page atomically. */
