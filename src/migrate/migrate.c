@@ -48,6 +48,42 @@ static bool migrate_selects_page(const struct migrate_vma *m,
 	return (m->flags & MIGRATE_VMA_SELECT_SYSTEM) && PageAnon(page);
 }
 
+void set_migration_pte(struct mm_struct *mm, unsigned long addr,
+		       pte_t *ptep, struct page *page, bool write)
+{
+	ptep_get_and_clear(mm, addr, ptep);
+	set_pte_at(mm, addr, ptep, swp_entry_to_pte(
+		   make_migration_entry(page_to_pfn(page), write)));
+	atomic_fetch_sub(&page->_mapcount, 1);
+	atomic_fetch_sub(&mm->rss_pages, 1);
+	put_page(page);			/* the PTE's reference */
+}
+
+/*
+ * Map newpage at addr (PTL held): a device-private entry for a
+ * device-private page, a present PTE otherwise. The mapping gets its
+ * reference, mapcount and rss; a device page records where it is mapped
+ * for the reverse map (the caller holds its page lock).
+ */
+static void set_newpage_pte(struct mm_struct *mm, unsigned long addr,
+			    pte_t *ptep, struct page *newpage, bool write)
+{
+	unsigned long pfn = page_to_pfn(newpage);
+	pte_t pte;
+
+	if (is_device_private_page(newpage))
+		pte = swp_entry_to_pte(make_device_private_entry(pfn, write));
+	else
+		pte = pfn_pte(pfn, _PAGE_ACCESSED |
+			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
+	if (is_zone_device_page(newpage))
+		newpage->index = addr;
+	get_page(newpage);
+	atomic_fetch_add(&newpage->_mapcount, 1);
+	atomic_fetch_add(&mm->rss_pages, 1);
+	set_pte_at(mm, addr, ptep, pte);
+}
+
 /*
  * Collect one PTE (PTL held). Returns the src entry. A page in it is
  * locked and keeps a reference of the migration until finalize.
@@ -106,12 +142,7 @@ static unsigned long migrate_collect_pte(struct migrate_vma *m,
 	    page_mapcount(page) + 1 + (page == m->fault_page))
 		return mpfn;
 
-	ptep_get_and_clear(mm, addr, ptep);
-	set_pte_at(mm, addr, ptep,
-		   swp_entry_to_pte(make_migration_entry(pfn, write)));
-	atomic_fetch_sub(&page->_mapcount, 1);
-	atomic_fetch_sub(&mm->rss_pages, 1);
-	put_page(page);			/* the PTE's reference */
+	set_migration_pte(mm, addr, ptep, page, write);
 	if (pte_present(pte))
 		*flush = true;
 	m->cpages++;
@@ -191,9 +222,8 @@ static bool migrate_vma_insert_page(struct migrate_vma *m, unsigned long addr,
 	struct vm_area_struct *vma = m->vma;
 	struct mm_struct *mm = vma->vm_mm;
 	bool write = vma->vm_flags & VM_WRITE;
-	unsigned long pfn = page_to_pfn(newpage);
 	spinlock_t *ptl;
-	pte_t *ptep, orig, entry;
+	pte_t *ptep, orig;
 	pmd_t *pmd;
 
 	if (!vma_is_anonymous(vma))
@@ -201,12 +231,6 @@ static bool migrate_vma_insert_page(struct migrate_vma *m, unsigned long addr,
 	pmd = pte_table_alloc(mm, addr);
 	if (!pmd)
 		return false;
-	if (is_device_private_page(newpage))
-		entry = swp_entry_to_pte(make_device_private_entry(pfn, write));
-	else
-		entry = pfn_pte(pfn, _PAGE_ACCESSED |
-				(write ? _PAGE_RW | _PAGE_DIRTY : 0));
-
 	ptep = pte_offset_map_lock(pmd, addr, &ptl);
 	orig = ptep_get(ptep);
 	if (!pte_none(orig) && !(pte_present(orig) && pte_special(orig))) {
@@ -216,14 +240,7 @@ static bool migrate_vma_insert_page(struct migrate_vma *m, unsigned long addr,
 	if (!pte_none(orig))
 		ptep_clear_flush(vma, addr, ptep);
 	set_page_flag(newpage, PG_anon);
-	/* The device-page rmap looks for its mappings here; newpage is
-	 * locked (handed over so by the driver). */
-	if (is_zone_device_page(newpage))
-		newpage->index = addr;
-	get_page(newpage);		/* the PTE's reference */
-	atomic_fetch_add(&newpage->_mapcount, 1);
-	atomic_fetch_add(&mm->rss_pages, 1);
-	set_pte_at(mm, addr, ptep, entry);
+	set_newpage_pte(mm, addr, ptep, newpage, write);
 	pte_unmap_unlock(ptep, ptl);
 	return true;
 }
@@ -280,28 +297,14 @@ void migrate_vma_pages(struct migrate_vma *m)
 bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
 			  pte_t *ptep, struct page *page, struct page *newpage)
 {
-	unsigned long pfn = page_to_pfn(newpage);
 	pte_t pte = ptep_get(ptep);
 	swp_entry_t entry = pte_to_swp_entry(pte);
-	bool write;
 
 	if (!is_swap_pte(pte) || !is_migration_entry(entry) ||
 	    swp_offset(entry) != page_to_pfn(page))
 		return false;
-	write = is_writable_migration_entry(entry);
-	if (is_device_private_page(newpage))
-		pte = swp_entry_to_pte(make_device_private_entry(pfn, write));
-	else
-		pte = pfn_pte(pfn, _PAGE_ACCESSED |
-			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
-	/* Where the device-page rmap finds this mapping: every mapping of
-	 * the old page was at this address too. */
-	if (is_zone_device_page(newpage))
-		newpage->index = addr;
-	get_page(newpage);		/* the PTE's reference */
-	atomic_fetch_add(&newpage->_mapcount, 1);
-	atomic_fetch_add(&mm->rss_pages, 1);
-	set_pte_at(mm, addr, ptep, pte);
+	set_newpage_pte(mm, addr, ptep, newpage,
+			is_writable_migration_entry(entry));
 	return true;
 }
 

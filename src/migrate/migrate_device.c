@@ -68,13 +68,8 @@ static void try_to_migrate_one(struct mm_struct *mm, struct page *page,
 	if (ptep) {
 		pte = ptep_get(ptep);
 		if (pte_maps_device_pfn(pte, pfn, &write)) {
-			ptep_get_and_clear(mm, addr, ptep);
-			set_pte_at(mm, addr, ptep, swp_entry_to_pte(
-				   make_migration_entry(pfn, write)));
-			atomic_fetch_sub(&page->_mapcount, 1);
-			atomic_fetch_sub(&mm->rss_pages, 1);
-			/* The PTE's reference; the migration holds one. */
-			put_page(page);
+			/* The migration holds a reference of its own. */
+			set_migration_pte(mm, addr, ptep, page, write);
 			if (write)
 				*mpfn |= MIGRATE_PFN_WRITE;
 			flush = pte_present(pte);

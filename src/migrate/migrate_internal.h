@@ -33,6 +33,14 @@ struct dev_pagemap *dev_pagemap_of_range(unsigned long pfn, unsigned long nr);
 void migration_entries_removed(void);
 
 /*
+ * Replace the PTE at addr (PTL held) that maps page with a migration
+ * entry, writable if the mapping was; the mapping's reference,
+ * mapcount and rss go. The caller holds a reference of its own.
+ */
+void set_migration_pte(struct mm_struct *mm, unsigned long addr,
+		       pte_t *ptep, struct page *page, bool write);
+
+/*
  * If *ptep (PTL held) is a migration entry for page, replace it with a
  * mapping of newpage (page itself to restore it): a device-private entry
  * for a device-private newpage, a present PTE otherwise, writable if the
