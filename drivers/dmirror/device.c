@@ -206,12 +206,13 @@ static const struct dev_pagemap_ops dmirror_devmem_ops = {
 };
 
 /*
- * Forget addr in every mirror of this device on mm: the page the device
- * mapped there is being migrated by this device, whose own
- * MMU_NOTIFY_MIGRATE the migrating mirror skips.
+ * Forget the pages i of [start, start + npages pages) with erase[i] in
+ * every mirror of this device on mm: the device is migrating them, and
+ * the migrating mirror skips its own MMU_NOTIFY_MIGRATE.
  */
 void dmirror_device_erase(struct dmirror_device *mdevice,
-			  struct mm_struct *mm, unsigned long addr)
+			  struct mm_struct *mm, unsigned long start,
+			  unsigned long npages, const bool *erase)
 {
 	struct dmirror *dmirror;
 
@@ -220,7 +221,10 @@ void dmirror_device_erase(struct dmirror_device *mdevice,
 		if (dmirror->mm != mm)
 			continue;
 		pthread_mutex_lock(&dmirror->mutex);
-		xa_erase(&dmirror->pt, addr >> PAGE_SHIFT);
+		for (unsigned long i = 0; i < npages; i++)
+			if (erase[i])
+				xa_erase(&dmirror->pt,
+					 (start >> PAGE_SHIFT) + i);
 		pthread_mutex_unlock(&dmirror->mutex);
 	}
 	pthread_mutex_unlock(&mdevice->mirrors_lock);

@@ -109,7 +109,8 @@ struct page *dmirror_devmem_alloc_page(struct dmirror *dmirror);
 void *dmirror_page_data(struct page *page);
 struct dmirror_device *dmirror_page_to_device(struct page *page);
 void dmirror_device_erase(struct dmirror_device *mdevice,
-			  struct mm_struct *mm, unsigned long addr);
+			  struct mm_struct *mm, unsigned long start,
+			  unsigned long npages, const bool *erase);
 void dmirror_device_remove_chunks(struct dmirror_device *mdevice);
 
 /* mirror.c */

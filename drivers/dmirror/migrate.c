@@ -49,17 +49,25 @@ static unsigned long
 dmirror_devmem_fault_alloc_and_copy(struct migrate_vma *args,
 				    struct dmirror_device *mdevice)
 {
+	bool moving[DMIRROR_BATCH_PAGES];
 	unsigned long failed = 0;
 
+	/* The device forgets the pages before their copies are taken, so
+	 * that it cannot write one after its copy. */
 	for (unsigned long i = 0; i < args->npages; i++) {
-		unsigned long addr = args->start + (i << PAGE_SHIFT);
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+
+		args->dst[i] = 0;
+		moving[i] = spage && (args->src[i] & MIGRATE_PFN_MIGRATE) &&
+			    is_zone_device_page(spage);
+	}
+	dmirror_device_erase(mdevice, args->vma->vm_mm, args->start,
+			     args->npages, moving);
+	for (unsigned long i = 0; i < args->npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
 		struct page *dpage;
 
-		args->dst[i] = 0;
-		if (!spage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		if (!is_zone_device_page(spage))
+		if (!moving[i])
 			continue;
 		dpage = alloc_page();
 		if (!dpage) {
@@ -67,7 +75,6 @@ dmirror_devmem_fault_alloc_and_copy(struct migrate_vma *args,
 			continue;
 		}
 		lock_page(dpage);
-		dmirror_device_erase(mdevice, args->vma->vm_mm, addr);
 		memcpy(page_address(dpage), dmirror_page_data(spage),
 		       PAGE_SIZE);
 		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
@@ -139,6 +146,7 @@ static int dmirror_migrate_batch_to_device(struct dmirror *dmirror,
 					   struct page **dpages)
 {
 	unsigned long src[DMIRROR_BATCH_PAGES], dst[DMIRROR_BATCH_PAGES];
+	bool moved[DMIRROR_BATCH_PAGES];
 	struct migrate_vma args = {
 		.vma = vma,
 		.src = src,
@@ -156,14 +164,13 @@ static int dmirror_migrate_batch_to_device(struct dmirror *dmirror,
 		goto out;
 	dmirror_migrate_alloc_and_copy(&args, dmirror);
 	migrate_vma_pages(&args);
+	/* The device forgets the old pages before finalize frees them. */
 	for (unsigned long i = 0; i < args.npages; i++) {
-		dpages[i] = NULL;
-		if (!(src[i] & MIGRATE_PFN_MIGRATE) || !dst[i])
-			continue;
-		dpages[i] = migrate_pfn_to_page(dst[i]);
-		dmirror_device_erase(dmirror->mdevice, vma->vm_mm,
-				     start + (i << PAGE_SHIFT));
+		moved[i] = (src[i] & MIGRATE_PFN_MIGRATE) && dst[i];
+		dpages[i] = moved[i] ? migrate_pfn_to_page(dst[i]) : NULL;
 	}
+	dmirror_device_erase(dmirror->mdevice, vma->vm_mm, start, args.npages,
+			     moved);
 	migrate_vma_finalize(&args);
 out:
 	atomic_fetch_sub(&dmirror->migrating, 1);
