@@ -11,6 +11,7 @@ struct address_space;
 struct dev_pagemap;
 struct file;
 struct mmu_notifier_subscriptions;
+struct uhmm_window;
 
 /*
  * struct page: one for every pfn of system RAM (and, later, of device
@@ -57,6 +58,8 @@ enum pageflags {
 	PG_reserved,	/* never freed (the shared zero page) */
 	PG_writeback,	/* being written to its file */
 	PG_locked,	/* lock_page(): migration, device-exclusive */
+	PG_host_mapped,	/* page-table page: the host may map some of its
+			 * PTEs (set under its PTL, src/cpu/tlb.c) */
 };
 
 /* vm_area_struct.vm_flags */
@@ -148,6 +151,12 @@ struct mm_struct {
 
 	/* Allocated once under mmap_write_lock; freed with the struct. */
 	struct mmu_notifier_subscriptions *notifier_subscriptions;
+
+	/* The host pointer of address A is A + window_delta; window is
+	 * the slot (src/cpu/window.c). Constant from mm_alloc() until
+	 * __mmdrop(). */
+	struct uhmm_window *window;
+	unsigned long window_delta;
 
 	/* Pages with a struct page mapped by present PTEs (the zero page
 	 * not counted); changed under the PTL of each PTE. */

@@ -10,6 +10,7 @@
  * follow libc's conventions: -1 or MAP_FAILED with errno set.
  */
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/types.h>
 
@@ -32,8 +33,15 @@ struct uhmm_config {
 	 * The environment variable UHMM_RAM (e.g. "4G") overrides it. */
 	size_t ram_size;
 	/* Bytes of virtual address space uhmm_mmap hands out from; 0: the
-	 * default, 64 GiB. UHMM_VA overrides it. */
+	 * default, 64 GiB. UHMM_VA overrides it. Every mm gets a window
+	 * of this size in the process's address space (uhmm_ptr()). */
 	size_t va_size;
+	/* Pages a CPU first touch of private anonymous memory allocates
+	 * at once (an aligned block, as the kernel's multi-size THP): a
+	 * power of two from 1 to 512; 0: the default, 16. UHMM_ANON_BLOCK
+	 * overrides it. More pages, fewer faults, more memory populated
+	 * that may never be used. */
+	unsigned int anon_block_pages;
 };
 
 /*
@@ -114,5 +122,46 @@ void uhmm_mm_exit(struct mm_struct *mm);
  */
 ssize_t uhmm_access(struct mm_struct *mm, void *addr, void *buf, size_t len,
 		    int write);
+
+/* ---- CPU access through pointers ---- */
+
+/*
+ * The pointer through which this process reaches address addr of mm, or
+ * NULL if addr is outside mm's address space. Loads and stores through
+ * it act as the CPU's on mm: they fault pages in, break copy-on-write,
+ * bring device-private pages back, wait out migrations, and fault
+ * (SIGSEGV, SIGBUS) where the kernel's would. The first mm created (and,
+ * once it is gone, the next one) maps its addresses at themselves:
+ * uhmm_ptr(mm, addr) == addr, so what uhmm_mmap() returns is the
+ * pointer. Any other mm (a uhmm_fork() child) has a window of its own.
+ */
+void *uhmm_ptr(struct mm_struct *mm, void *addr);
+
+/*
+ * uhmm serves CPU faults from a SIGSEGV handler it installs when it
+ * initialises (unless UHMM_NO_FAULT_HANDLER is set in the environment).
+ * A SIGSEGV it does not resolve goes to the handler that was installed
+ * before it, or kills the process as the kernel would.
+ *
+ * A program that installs its own SIGSEGV handler afterwards has two
+ * ways to keep pointers working: call uhmm_install_fault_handler() again
+ * once its handler is in (uhmm then hands it what it does not resolve),
+ * or call uhmm_handle_fault() first thing in its handler and return if
+ * it says true (the access has been resolved and runs again). On false
+ * the fault is the program's: info->si_signo and si_code say what the
+ * kernel would have delivered (SIGSEGV with SEGV_MAPERR or SEGV_ACCERR,
+ * or SIGBUS). uhmm holds no lock when it hands a fault on, so the
+ * program's handler may siglongjmp() out and go on calling uhmm.
+ *
+ * A thread must not touch managed memory while it is inside a uhmm
+ * callback (mmu notifier, migrate_to_ram, page_free): the fault would
+ * wait for locks that thread holds.
+ */
+bool uhmm_handle_fault(siginfo_t *info, void *ucontext);
+
+/* (Re)install uhmm's SIGSEGV handler in front of the current one: 0, or
+ * -errno (-EBUSY where a sanitizer keeps SIGSEGV to itself). Call it
+ * while no other thread can take a SIGSEGV. */
+int uhmm_install_fault_handler(void);
 
 #endif /* UHMM_UHMM_H */

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#define _GNU_SOURCE
+#include <sched.h>
 #include <sys/mman.h>
 
 #include "cpu/window.h"
@@ -6,7 +8,34 @@
 unsigned long uhmm_window_start;
 unsigned long uhmm_window_end;
 
-int window_init(size_t size)
+/*
+ * A window slot. base is set once, under window_lock, before nr_windows
+ * counts the slot, and never changes. mm is set under window_lock and
+ * read lock-free by the SIGSEGV handler, which announces itself in
+ * lookups first: window_unbind() clears mm and then waits for lookups to
+ * drain, so a handler that saw the mm has taken mm_users (or given up)
+ * before the struct can go.
+ */
+struct uhmm_window {
+	unsigned long base;
+	struct mm_struct *_Atomic mm;
+	atomic_int lookups;
+};
+
+/* 2048 windows of the default 64 GiB fill a 47-bit address space. */
+#define MAX_WINDOWS	2048
+
+static struct uhmm_window windows[MAX_WINDOWS];
+static atomic_uint nr_windows;		/* slots with a base */
+static pthread_mutex_t window_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static inline size_t window_size(void)
+{
+	return uhmm_window_end - uhmm_window_start;
+}
+
+/* size bytes of PROT_NONE address space, 2 MiB aligned, or 0. */
+static unsigned long reserve(size_t size)
 {
 	char *p;
 	unsigned long start;
@@ -15,13 +44,138 @@ int window_init(size_t size)
 	p = mmap(NULL, size + PMD_SIZE, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
-		return -errno;
+		return 0;
 	start = ALIGN_UP((unsigned long)p, PMD_SIZE);
 	if (start > (unsigned long)p)
 		munmap(p, start - (unsigned long)p);
 	munmap((char *)start + size, (unsigned long)p + PMD_SIZE - start);
+	return start;
+}
 
+int window_init(size_t size)
+{
+	unsigned long start = reserve(size);
+
+	if (!start)
+		return -errno;
 	uhmm_window_start = start;
 	uhmm_window_end = start + size;
+	windows[0].base = start;
+	atomic_store(&nr_windows, 1);
 	return 0;
+}
+
+int window_bind(struct mm_struct *mm)
+{
+	unsigned int i, n;
+	int err = 0;
+
+	pthread_mutex_lock(&window_lock);
+	n = atomic_load(&nr_windows);
+	for (i = 0; i < n; i++)
+		if (!atomic_load(&windows[i].mm))
+			break;
+	if (i == n) {
+		unsigned long base = i < MAX_WINDOWS ? reserve(window_size())
+						     : 0;
+
+		if (!base) {
+			err = -ENOMEM;
+			goto out;
+		}
+		windows[i].base = base;
+		atomic_store(&nr_windows, n + 1);
+	}
+	mm->window = &windows[i];
+	mm->window_delta = windows[i].base - uhmm_window_start;
+	atomic_store(&windows[i].mm, mm);
+out:
+	pthread_mutex_unlock(&window_lock);
+	return err;
+}
+
+void window_unbind(struct mm_struct *mm)
+{
+	struct uhmm_window *w = mm->window;
+
+	if (!w)
+		return;
+	host_unmap_all(mm);
+	pthread_mutex_lock(&window_lock);
+	atomic_store(&w->mm, NULL);
+	while (atomic_load(&w->lookups))
+		sched_yield();
+	pthread_mutex_unlock(&window_lock);
+	mm->window = NULL;
+}
+
+struct mm_struct *window_get_mm(unsigned long haddr)
+{
+	unsigned int n = atomic_load(&nr_windows);
+	size_t size = window_size();
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct uhmm_window *w = &windows[i];
+		struct mm_struct *mm;
+
+		if (haddr - w->base >= size)
+			continue;
+		atomic_fetch_add(&w->lookups, 1);
+		mm = atomic_load(&w->mm);
+		if (mm && !mmget_not_zero(mm))
+			mm = NULL;
+		atomic_fetch_sub(&w->lookups, 1);
+		return mm;
+	}
+	return NULL;
+}
+
+void *uhmm_ptr(struct mm_struct *mm, void *addr)
+{
+	unsigned long a = (unsigned long)addr;
+
+	if (!mm || a < mm->mmap_base || a >= mm->task_size)
+		return NULL;
+	return (void *)window_host_addr(mm, a);
+}
+
+/* ---- host mappings ---- */
+
+int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
+	     int fd, off_t off)
+{
+	int flags = MAP_FIXED | MAP_POPULATE;
+	void *p;
+
+	flags |= fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
+	p = mmap((void *)window_host_addr(mm, addr), len, prot, flags, fd, off);
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+static int host_reserve(unsigned long haddr, size_t len)
+{
+	void *p = mmap((void *)haddr, len, PROT_NONE, MAP_FIXED | MAP_PRIVATE |
+		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+void host_unmap_all(struct mm_struct *mm)
+{
+	/* The window's ends are host mapping boundaries already: nothing
+	 * to split, so this cannot run into the mapping limit. */
+	if (host_reserve(window_host_addr(mm, uhmm_window_start),
+			 window_size())) {
+		perror("uhmm: emptying an address window");
+		abort();
+	}
+}
+
+void host_unmap(struct mm_struct *mm, unsigned long addr, size_t len)
+{
+	/* Splitting a host mapping may hit vm.max_map_count: then empty
+	 * the window (a full TLB flush); the CPU faults back what it
+	 * uses. */
+	if (host_reserve(window_host_addr(mm, addr), len))
+		host_unmap_all(mm);
 }

@@ -48,7 +48,7 @@ static void try_to_migrate_one(struct mm_struct *mm, struct page *page,
 {
 	unsigned long pfn = page_to_pfn(page), addr = page->index;
 	struct mmu_notifier_range range;
-	bool mapped, write, flush = false;
+	bool mapped, write;
 	spinlock_t *ptl;
 	pte_t *ptep, pte;
 
@@ -72,13 +72,14 @@ static void try_to_migrate_one(struct mm_struct *mm, struct page *page,
 			set_migration_pte(mm, addr, ptep, page, write);
 			if (write)
 				*mpfn |= MIGRATE_PFN_WRITE;
-			flush = pte_present(pte);
+			/* Before the driver copies: no CPU may still
+			 * write the old page. Inside the lock, which keeps
+			 * the table that the flush looks at. */
+			if (pte_present(pte))
+				flush_tlb_range(mm, addr, addr + PAGE_SIZE);
 		}
 		rmap_pte_unlock(mm, ptep, ptl);
 	}
-	/* Before the driver copies: no CPU may still write the old page. */
-	if (flush)
-		flush_tlb_range(mm, addr, addr + PAGE_SIZE);
 	mmu_notifier_invalidate_range_end(&range);
 }
 

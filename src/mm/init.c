@@ -7,12 +7,13 @@
 #include <pthread.h>
 
 #include "cpu/window.h"
-#include "mm/physmem.h"
+#include "mm/mm_internal.h"
 
 #define DEFAULT_RAM_SIZE	(1UL << 30)
 #define DEFAULT_VA_SIZE		(64UL << 30)
 #define MAX_RAM_SIZE		(1UL << 40)
 #define MAX_VA_SIZE		(1UL << 45)
+#define DEFAULT_ANON_BLOCK	16
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 /* 0: not yet; 1: done; <0: failed with that errno. Written under
@@ -58,6 +59,8 @@ static int do_init(const struct uhmm_config *config)
 						 : DEFAULT_RAM_SIZE;
 	size_t va = config && config->va_size ? config->va_size
 					      : DEFAULT_VA_SIZE;
+	unsigned int block = config && config->anon_block_pages ?
+			     config->anon_block_pages : DEFAULT_ANON_BLOCK;
 	const char *env;
 	int err;
 
@@ -77,8 +80,21 @@ static int do_init(const struct uhmm_config *config)
 			return -EINVAL;
 		}
 	}
-	if (!size_ok(ram, MAX_RAM_SIZE) || !size_ok(va, MAX_VA_SIZE))
+	env = getenv("UHMM_ANON_BLOCK");
+	if (env && *env) {
+		char *end;
+
+		block = (unsigned int)strtoul(env, &end, 10);
+		if (*end || !block) {
+			fprintf(stderr, "uhmm: UHMM_ANON_BLOCK=%s is not a "
+				"number of pages\n", env);
+			return -EINVAL;
+		}
+	}
+	if (!size_ok(ram, MAX_RAM_SIZE) || !size_ok(va, MAX_VA_SIZE) ||
+	    block > PTRS_PER_PTE || (block & (block - 1)))
 		return -EINVAL;
+	anon_block_order = (unsigned int)__builtin_ctz(block);
 
 	err = physmem_init(ram);
 	if (!err)
@@ -104,6 +120,9 @@ static int init_locked(const struct uhmm_config *config)
 					 __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&init_lock);
+	/* Outside init_lock: it initialises through uhmm_ensure_init(). */
+	if (!err && !getenv("UHMM_NO_FAULT_HANDLER"))
+		uhmm_install_fault_handler();
 	return err;
 }
 

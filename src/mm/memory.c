@@ -383,37 +383,142 @@ static bool fault_relock_same(struct vm_fault *vmf)
 	return false;
 }
 
-/* Private anonymous memory: the zero page on read, a new page on write. */
+unsigned int anon_block_order;
+
+/*
+ * The order of the block a fault on private anonymous memory fills: the
+ * largest up to anon_block_order whose aligned block around the address
+ * lies in the VMA with every PTE none (the kernel's multi-size THP for
+ * anonymous memory). Only for user faults, the CPU's own: a block pays
+ * for the host trap they take (src/cpu/fault.c), which a device fault
+ * or uhmm_access() does not, and those keep the kernel's one page. The
+ * PTEs are read without the PTL; the caller checks them again under it.
+ */
+static unsigned int anon_fault_order(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned int order;
+
+	if (!(vmf->flags & FAULT_FLAG_USER))
+		return 0;
+	for (order = anon_block_order; order; order--) {
+		unsigned long size = PAGE_SIZE << order;
+		unsigned long start = ALIGN_DOWN(vmf->address, size);
+		pte_t *ptep = pte_offset(vmf->pmd, start);
+		unsigned long i;
+
+		if (start < vma->vm_start || start + size > vma->vm_end)
+			continue;
+		for (i = 0; i < (1UL << order); i++)
+			if (!pte_none(ptep_get(ptep + i)))
+				break;
+		if (i == (1UL << order))
+			break;
+	}
+	return order;
+}
+
+/*
+ * Pages for the block at start: preferably the pfns that continue the
+ * neighbour's, so that adjacent pages stay adjacent in RAM (one host
+ * mapping, src/cpu/fault.c). The neighbours are read without the PTL:
+ * only their pfn is used, as a hint.
+ */
+static struct page *alloc_anon_block(struct vm_fault *vmf, unsigned long start,
+				     unsigned int order)
+{
+	unsigned long nr = 1UL << order, idx = pte_index(start);
+	pte_t *ptep = pte_offset(vmf->pmd, start);
+	struct page *page = NULL;
+	pte_t pte;
+
+	if (idx > 0) {
+		pte = ptep_get(ptep - 1);
+		if (pte_present(pte) && !pte_special(pte))
+			page = alloc_pages_at(pte_pfn(pte) + 1, order);
+	}
+	if (!page && idx + nr < PTRS_PER_PTE) {
+		pte = ptep_get(ptep + nr);
+		if (pte_present(pte) && !pte_special(pte) && pte_pfn(pte) >= nr)
+			page = alloc_pages_at(pte_pfn(pte) - nr, order);
+	}
+	if (!page)
+		page = alloc_pages(order);
+	if (page && order)
+		split_page(page, order);
+	return page;
+}
+
+/* Are the PTEs of the block at ptep all none? PTL held. */
+static bool pte_range_none(pte_t *ptep, unsigned long nr)
+{
+	for (unsigned long i = 0; i < nr; i++)
+		if (!pte_none(ptep_get(ptep + i)))
+			return false;
+	return true;
+}
+
+/*
+ * Private anonymous memory: the zero page on read, new zeroed pages on
+ * write, for the block anon_fault_order() picks.
+ */
 static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned int order = anon_fault_order(vmf);
+	unsigned long nr = 1UL << order, i;
+	unsigned long start = ALIGN_DOWN(vmf->address, PAGE_SIZE << order);
 	struct page *page;
-	pte_t entry;
+	pte_t *ptep;
 
 	if (!fault_is_write(vmf)) {
-		entry = pte_mkspecial(pfn_pte(page_to_pfn(zero_page()),
-					      _PAGE_ACCESSED));
+		pte_t zero = pte_mkspecial(pfn_pte(page_to_pfn(zero_page()),
+						   _PAGE_ACCESSED));
+
 		if (!fault_relock_same(vmf))
 			return 0;
-		set_pte_at(vma->vm_mm, vmf->address, vmf->pte, entry);
+		ptep = vmf->pte - (vmf->address - start) / PAGE_SIZE;
+		for (i = 0; i < nr; i++)
+			if (pte_none(ptep_get(ptep + i)))
+				set_pte_at(mm, start + i * PAGE_SIZE, ptep + i,
+					   zero);
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
 		return 0;
 	}
 
-	page = alloc_page();
+	page = alloc_anon_block(vmf, start, order);
+	if (!page && order) {
+		order = 0;
+		nr = 1;
+		start = vmf->address;
+		page = alloc_anon_block(vmf, start, 0);
+	}
 	if (!page)
 		return VM_FAULT_OOM;
-	memset(page_address(page), 0, PAGE_SIZE);
-	entry = pfn_pte(page_to_pfn(page), _PAGE_RW | _PAGE_DIRTY |
-		       _PAGE_ACCESSED);
-	if (!fault_relock_same(vmf)) {
-		put_page(page);
-		return 0;
+	memset(page_address(page), 0, PAGE_SIZE << order);
+
+	if (!fault_relock_same(vmf))
+		goto free;
+	ptep = vmf->pte - (vmf->address - start) / PAGE_SIZE;
+	if (!pte_range_none(ptep, nr)) {
+		/* A racing fault filled part of the block: let the access
+		 * come again and take a smaller one. */
+		pte_unmap_unlock(vmf->pte, vmf->ptl);
+		goto free;
 	}
-	page_add_new_anon_rmap(page);
-	atomic_fetch_add(&vma->vm_mm->rss_pages, 1);
-	set_pte_at(vma->vm_mm, vmf->address, vmf->pte, entry);
+	for (i = 0; i < nr; i++) {
+		page_add_new_anon_rmap(page + i);
+		set_pte_at(mm, start + i * PAGE_SIZE, ptep + i,
+			   pfn_pte(page_to_pfn(page) + i, _PAGE_RW |
+				   _PAGE_DIRTY | _PAGE_ACCESSED));
+	}
+	atomic_fetch_add(&mm->rss_pages, (long)nr);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
+	return 0;
+free:
+	for (i = 0; i < nr; i++)
+		put_page(page + i);
 	return 0;
 }
 

@@ -46,6 +46,14 @@ struct mm_struct *mm_alloc(void)
 	pthread_rwlock_init(&mm->pgtable_free_lock, NULL);
 	mm->mmap_base = uhmm_window_start;
 	mm->task_size = uhmm_window_end;
+	if (window_bind(mm)) {
+		pthread_rwlock_destroy(&mm->pgtable_free_lock);
+		pthread_rwlock_destroy(&mm->mmap_lock);
+		spin_lock_destroy(&mm->page_table_lock);
+		pgtable_free(pgd);
+		free(mm);
+		return NULL;
+	}
 
 	pthread_mutex_lock(&mmlist_lock);
 	cds_list_add_tail(&mm->mmlist, &mmlist);
@@ -89,6 +97,7 @@ static void __mmdrop(struct mm_struct *mm)
 	cds_list_del(&mm->mmlist);
 	pthread_mutex_unlock(&mmlist_lock);
 	mmu_notifier_subscriptions_destroy(mm);
+	window_unbind(mm);
 	pgtable_free(virt_to_page(mm->pgd));
 	pthread_rwlock_destroy(&mm->mmap_lock);
 	pthread_rwlock_destroy(&mm->pgtable_free_lock);

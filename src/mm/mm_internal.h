@@ -38,6 +38,10 @@ int vma_split_range(struct mm_struct *mm, unsigned long start,
 
 /* ---- memory.c ---- */
 
+/* log2 of the pages a user fault on private anonymous memory populates
+ * at once (uhmm_config.anon_block_pages). Set at initialisation. */
+extern unsigned int anon_block_order;
+
 /*
  * Pages whose PTEs were cleared wait here until the range has been
  * flushed; only then is their reference dropped (as the kernel's

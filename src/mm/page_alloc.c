@@ -158,6 +158,54 @@ static struct page *__alloc_pages(unsigned int order)
 	return page;
 }
 
+/*
+ * The block of 2^order pages at pfn (aligned to it), cut out of the free
+ * block that holds it; NULL if any of it is in use. Lets a fault ask for
+ * the pages that follow its neighbour's, so that adjacent addresses get
+ * adjacent pfns (one host mapping for many pages, src/cpu/fault.c).
+ */
+struct page *alloc_pages_at(unsigned long pfn, unsigned int order)
+{
+	unsigned long nr = 1UL << order, head;
+	struct page *page = NULL;
+	unsigned int cur;
+
+	if (order > MAX_PAGE_ORDER || !IS_ALIGNED(pfn, nr) ||
+	    !pfn_is_ram(pfn) || !pfn_is_ram(pfn + nr - 1))
+		return NULL;
+	spin_lock(&zone.lock);
+	for (cur = order; cur <= MAX_PAGE_ORDER; cur++) {
+		head = ALIGN_DOWN(pfn, 1UL << cur);
+		if (page_is_buddy(&uhmm_ram.mem_map[head], cur))
+			break;
+	}
+	if (cur <= MAX_PAGE_ORDER) {
+		del_from_free_list(&uhmm_ram.mem_map[head], cur);
+		/* Give back the halves that do not hold pfn. */
+		while (cur > order) {
+			unsigned long half = 1UL << --cur;
+
+			if (pfn >= head + half) {
+				add_to_free_list(&uhmm_ram.mem_map[head], cur);
+				head += half;
+			} else {
+				add_to_free_list(&uhmm_ram.mem_map[head + half],
+						 cur);
+			}
+		}
+		zone.free_pages -= nr;
+		page = &uhmm_ram.mem_map[pfn];
+	}
+	spin_unlock(&zone.lock);
+
+	if (page) {
+		atomic_store(&page->_refcount, 1);
+		if (page_poisoning)
+			check_poison(page, order);
+	}
+	return page;
+}
+
 struct page *alloc_pages(unsigned int order)
 {
 	if (order > MAX_PAGE_ORDER || uhmm_ensure_init())

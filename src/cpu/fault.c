@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The CPU's page fault: a load or store into a window that the host has
+ * no mapping for raises SIGSEGV in the thread that made it. The handler
+ * finds the mm of the window, runs handle_mm_fault() as the kernel's
+ * page-fault handler would, maps the run of PTEs around the address in
+ * the host, and returns: the instruction runs again and hits.
+ *
+ * A fault the mm refuses (no VMA, no permission, SIGBUS from the fault
+ * handler) goes to the handler the program had before, with every uhmm
+ * lock dropped, so that handler may siglongjmp() out; with none, the
+ * process dies of the signal as the kernel would make it.
+ *
+ * The handler takes mmap_lock for read and page-table locks: a thread
+ * must not touch managed memory while it holds one of them (inside an
+ * mmu notifier or a migrate_to_ram callback), as kernel code must not
+ * fault on user memory under mmap_lock.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include "cpu/window.h"
+#include "mm/mm_internal.h"
+
+static struct sigaction prev_segv;	/* set once, before ours is in */
+
+/* The host memory behind a present PTE: fd and offset, fd -1 for the
+ * zero page. false where the CPU cannot reach the page. */
+static bool pte_backing(pte_t pte, int *fd, off_t *off)
+{
+	unsigned long pfn = pte_pfn(pte);
+	struct page *page;
+
+	if (pfn_is_ram(pfn)) {
+		*fd = pfn == page_to_pfn(zero_page()) ? -1 : uhmm_ram.fd;
+		*off = *fd < 0 ? 0 : (off_t)pfn << PAGE_SHIFT;
+		return true;
+	}
+	page = pfn_to_page(pfn);
+	if (!page || !is_device_coherent_page(page))
+		return false;
+	*fd = page->pgmap->backing_fd;
+	*off = (off_t)(pfn - page->pgmap->pfn_first) << PAGE_SHIFT;
+	return true;
+}
+
+/*
+ * Writable in the host only once dirty: a write to a clean PTE traps,
+ * and handle_mm_fault() marks it dirty, as the CPU would set the bit.
+ */
+static int pte_host_prot(struct vm_area_struct *vma, pte_t pte)
+{
+	int prot = PROT_READ;
+
+	if (pte_write(pte) && pte_dirty(pte))
+		prot |= PROT_WRITE;
+	if (vma->vm_flags & VM_EXEC)
+		prot |= PROT_EXEC;
+	return prot;
+}
+
+/* Does pte continue a run of prot on fd, at off for the page? */
+static bool run_continues(struct vm_area_struct *vma, pte_t pte, int prot,
+			  int fd, off_t off)
+{
+	int pfd;
+	off_t poff;
+
+	if (!pte_present(pte) || !pte_backing(pte, &pfd, &poff))
+		return false;
+	return pfd == fd && (fd < 0 || poff == off) &&
+	       pte_host_prot(vma, pte) == prot;
+}
+
+/*
+ * Map the page at addr in the host, with the run of neighbours in its
+ * PTE table that share its protection and whose pages follow each
+ * other in the same backing (one host mapping, which the host merges
+ * with adjacent ones). Returns 1 if mapped, 0 if the PTE does not allow
+ * the access yet (fault first), -errno if the host refused.
+ */
+static int map_run(struct vm_area_struct *vma, unsigned long addr,
+		   bool write)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long lo = max(ALIGN_DOWN(addr, PMD_SIZE), vma->vm_start);
+	unsigned long hi = min(ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE,
+			       vma->vm_end);
+	unsigned long start, end;
+	spinlock_t *ptl;
+	pte_t *ptep, pte;
+	pmd_t *pmd;
+	off_t off;
+	int fd, prot, err;
+
+	pmd = pte_table_lookup(mm, addr);
+	if (!pmd)
+		return 0;
+	ptep = pte_offset_map_lock(pmd, addr, &ptl);
+	pte = ptep_get(ptep);
+	if (!pte_present(pte) || !pte_backing(pte, &fd, &off) ||
+	    (write && !(pte_write(pte) && pte_dirty(pte)))) {
+		pte_unmap_unlock(ptep, ptl);
+		return 0;
+	}
+	if (!pte_young(pte))
+		ptep_set_access_flags(vma, addr, ptep, pte_mkyoung(pte));
+	prot = pte_host_prot(vma, pte);
+
+	for (start = addr; start > lo; start -= PAGE_SIZE)
+		if (!run_continues(vma, ptep_get(ptep - (addr - start) / PAGE_SIZE - 1),
+				   prot, fd, off - (off_t)(addr - start) - PAGE_SIZE))
+			break;
+	for (end = addr + PAGE_SIZE; end < hi; end += PAGE_SIZE)
+		if (!run_continues(vma, ptep_get(ptep + (end - addr) / PAGE_SIZE),
+				   prot, fd, off + (off_t)(end - addr)))
+			break;
+	if (fd >= 0)
+		off -= (off_t)(addr - start);
+
+	/* Before the mapping exists: see src/cpu/tlb.c. */
+	set_page_flag(table_entry_page(table_entry_read(&pmd->pmd)),
+		      PG_host_mapped);
+	err = host_map(mm, start, end - start, prot, fd, off);
+	if (err == -ENOMEM) {
+		/* Out of host mappings (vm.max_map_count): flush the whole
+		 * TLB and map again. */
+		host_unmap_all(mm);
+		err = host_map(mm, start, end - start, prot, fd, off);
+	}
+	pte_unmap_unlock(ptep, ptl);
+	return err ? err : 1;
+}
+
+/*
+ * Resolve a CPU access to addr of mm. 0 when the host maps the page now,
+ * else the signal to deliver (SIGSEGV or SIGBUS) with its code in *code.
+ */
+static int cpu_fault(struct mm_struct *mm, unsigned long addr, int write,
+		     int *code)
+{
+	int sig = 0;
+
+	mmap_read_lock(mm);
+	for (;;) {
+		struct vm_area_struct *vma = vma_lookup(mm, addr);
+		unsigned int flags = FAULT_FLAG_USER;
+		vm_fault_t ret;
+		int mapped;
+
+		if (!vma) {
+			sig = SIGSEGV;
+			*code = SEGV_MAPERR;
+			break;
+		}
+		/* Unknown direction (see access_is_write()): a write
+		 * where one is allowed. */
+		if (write < 0)
+			write = !!(vma->vm_flags & VM_WRITE);
+		if (!(vma->vm_flags & (write ? VM_WRITE : VM_ACCESS_FLAGS))) {
+			sig = SIGSEGV;
+			*code = SEGV_ACCERR;
+			break;
+		}
+		mapped = map_run(vma, addr, write);
+		if (mapped > 0)
+			break;
+		if (mapped < 0) {
+			fprintf(stderr, "uhmm: the host cannot map %#lx: %s "
+				"(see vm.max_map_count in the README)\n",
+				addr, strerror(-mapped));
+			sig = SIGBUS;
+			*code = BUS_ADRERR;
+			break;
+		}
+		if (write)
+			flags |= FAULT_FLAG_WRITE;
+		ret = handle_mm_fault(vma, addr, flags);
+		if (ret & VM_FAULT_OOM)
+			fprintf(stderr, "uhmm: out of memory at %#lx\n", addr);
+		if (ret & (VM_FAULT_OOM | VM_FAULT_SIGBUS)) {
+			sig = SIGBUS;
+			*code = BUS_ADRERR;
+			break;
+		}
+		if (ret & VM_FAULT_SIGSEGV) {
+			sig = SIGSEGV;
+			*code = SEGV_ACCERR;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return sig;
+}
+
+/* 1 for a store, 0 for a load or fetch, -1 if the context does not say. */
+static int access_is_write(const void *uctx)
+{
+#if defined(__x86_64__)
+	const ucontext_t *uc = uctx;
+
+	return !!(uc->uc_mcontext.gregs[REG_ERR] & 0x2);
+#else
+	(void)uctx;
+	return -1;
+#endif
+}
+
+bool uhmm_handle_fault(siginfo_t *info, void *ucontext)
+{
+	unsigned long haddr = (unsigned long)info->si_addr;
+	struct mm_struct *mm;
+	int sig, code;
+
+	if (info->si_signo != SIGSEGV)
+		return false;
+	mm = window_get_mm(haddr);
+	if (!mm)
+		return false;
+	sig = cpu_fault(mm, (haddr - mm->window_delta) & PAGE_MASK,
+			access_is_write(ucontext), &code);
+	mmput(mm);
+	if (!sig)
+		return true;
+	info->si_signo = sig;
+	info->si_code = code;
+	return false;
+}
+
+/* Give the signal to the program's handler, or die of it. */
+static void hand_on(siginfo_t *info, void *ucontext)
+{
+	int sig = info->si_signo;
+	struct sigaction act;
+
+	if (sig == SIGSEGV)
+		act = prev_segv;
+	else
+		sigaction(sig, NULL, &act);
+	if (act.sa_flags & SA_SIGINFO) {
+		act.sa_sigaction(sig, info, ucontext);
+		return;
+	}
+	if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN) {
+		act.sa_handler(sig);
+		return;
+	}
+	/* The kernel would not let a fault be ignored either. */
+	signal(sig, SIG_DFL);
+	if (sig != SIGSEGV) {
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+	}
+	/* SIGSEGV: the access runs again and faults with nothing to catch
+	 * it. */
+}
+
+static void segv_handler(int sig, siginfo_t *info, void *ucontext)
+{
+	int saved_errno = errno;
+
+	(void)sig;
+	if (!uhmm_handle_fault(info, ucontext))
+		hand_on(info, ucontext);
+	errno = saved_errno;
+}
+
+int uhmm_install_fault_handler(void)
+{
+	struct sigaction act = {
+		.sa_sigaction = segv_handler,
+		.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART,
+	};
+	struct sigaction cur;
+	int err = uhmm_ensure_init();
+
+	if (err)
+		return err;
+	if (sigaction(SIGSEGV, NULL, &cur) < 0)
+		return -errno;
+	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == segv_handler)
+		return 0;
+	sigemptyset(&act.sa_mask);
+	prev_segv = cur;
+	if (sigaction(SIGSEGV, &act, NULL) < 0)
+		return -errno;
+	/* A sanitizer that keeps SIGSEGV for itself drops our handler
+	 * without a word; pointers into managed memory would then crash. */
+	if (sigaction(SIGSEGV, NULL, &cur) == 0 &&
+	    cur.sa_sigaction != segv_handler) {
+		fprintf(stderr, "uhmm: the SIGSEGV handler was refused (a "
+			"sanitizer with handle_segv=2?): CPU access through "
+			"pointers will not work\n");
+		return -EBUSY;
+	}
+	return 0;
+}
