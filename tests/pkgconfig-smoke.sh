@@ -23,7 +23,7 @@ for example in "$@"; do
 	name=$(basename "$example" .c)
 	if ${CC:-cc} -o "$dest/$name" "$example" \
 		$(pkg-config --cflags --libs uhmm) >"$dest/$name.log" 2>&1 &&
-	   LD_LIBRARY_PATH="$libdir" UHMM_RAM=256M "$dest/$name" \
+	   LD_LIBRARY_PATH="$libdir" "$dest/$name" \
 		>>"$dest/$name.log" 2>&1; then
 		echo "ok $n - examples/$name.c"
 	else
