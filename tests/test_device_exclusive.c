@@ -179,14 +179,14 @@ static struct page *page_at(struct mm_struct *mm, void *addr)
 
 static void put_byte(struct mm_struct *mm, void *addr, char c)
 {
-	assert_int_equal(uhmm_access(mm, addr, &c, 1, 1), 1);
+	assert_int_equal(cpu_access(mm, addr, &c, 1, 1), 1);
 }
 
 static char get_byte(struct mm_struct *mm, void *addr)
 {
 	char c = 0x7f;
 
-	assert_int_equal(uhmm_access(mm, addr, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(mm, addr, &c, 1, 0), 1);
 	return c;
 }
 
@@ -520,7 +520,7 @@ static void test_mprotect_read_only(void **state)
 	assert_false(pte_write(pte));
 	assert_int_equal(pte_pfn(pte), page_to_pfn(page));
 	errno = 0;
-	assert_int_equal(uhmm_access(f->mm, a, &c, 1, 1), -1);
+	assert_int_equal(cpu_access(f->mm, a, &c, 1, 1), -1);
 	assert_int_equal(errno, EFAULT);
 	assert_int_equal(get_byte(f->mm, a), 'm');
 
@@ -620,7 +620,7 @@ static void test_access_waits_for_driver(void **state)
 	assert_false(IS_ERR(h.page));
 	reset_events(f);
 	assert_int_equal(pthread_create(&t, NULL, release_later, &h), 0);
-	assert_int_equal(uhmm_access(f->mm, a, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(f->mm, a, &c, 1, 0), 1);
 	released = atomic_load(&h.released);
 	pthread_join(t, NULL);
 	/* The access completed only after the unlock. */
@@ -861,11 +861,11 @@ static void test_race_cpu_and_device(void **state)
 	     n++) {
 		unsigned int i = n % NPAGES, v = n + 1, got = 0;
 
-		if (uhmm_access(f->mm, page_addr(f, i), &v, sizeof(v), 1) !=
+		if (cpu_access(f->mm, page_addr(f, i), &v, sizeof(v), 1) !=
 		    sizeof(v))
 			bad++;
 		values[i] = v;
-		if (uhmm_access(f->mm, page_addr(f, i), &got, sizeof(got), 0)
+		if (cpu_access(f->mm, page_addr(f, i), &got, sizeof(got), 0)
 		    != sizeof(got) || got != values[i])
 			bad++;
 		if (n % 256 == 255) {
@@ -877,7 +877,7 @@ static void test_race_cpu_and_device(void **state)
 			}
 			for (unsigned int j = 0; j < NPAGES; j++) {
 				got = 0;
-				if (uhmm_access(child, page_addr(f, j), &got,
+				if (cpu_access(child, page_addr(f, j), &got,
 						sizeof(got), 0) != sizeof(got) ||
 				    got != values[j])
 					bad++;

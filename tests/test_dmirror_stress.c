@@ -43,7 +43,7 @@ static void *writer(void *arg)
 			uint64_t word[2] = { v * NPAGES + i, ~(v * NPAGES + i) };
 
 			pthread_rwlock_rdlock(&dma_lock);
-			if (uhmm_access(mm, rw + i * PAGE_SIZE, word,
+			if (cpu_access(mm, rw + i * PAGE_SIZE, word,
 					sizeof(word), 1) != sizeof(word))
 				atomic_fetch_add(&device_errors, 1);
 			pthread_rwlock_unlock(&dma_lock);
@@ -155,7 +155,7 @@ static void test_writers_against_devices(void **state)
 	assert_ptr_not_equal(ro, MAP_FAILED);
 	for (unsigned long i = 0; i < NRO; i++) {
 		memset(buf, (char)(i + 1), PAGE_SIZE);
-		assert_int_equal(uhmm_access(mm, ro + i * PAGE_SIZE, buf,
+		assert_int_equal(cpu_access(mm, ro + i * PAGE_SIZE, buf,
 					     PAGE_SIZE, 1), PAGE_SIZE);
 	}
 	assert_int_equal(uhmm_mprotect(mm, ro, NRO * PAGE_SIZE, PROT_READ), 0);
@@ -176,7 +176,7 @@ static void test_writers_against_devices(void **state)
 	for (unsigned long i = 0; i < NPAGES; i++) {
 		uint64_t word[2];
 
-		assert_int_equal(uhmm_access(mm, rw + i * PAGE_SIZE, word,
+		assert_int_equal(cpu_access(mm, rw + i * PAGE_SIZE, word,
 					     sizeof(word), 0), sizeof(word));
 		assert_int_equal(word[0], last_written[i]);
 		assert_int_equal(word[1], ~last_written[i]);

@@ -49,13 +49,13 @@ static char get_byte(struct mm_struct *mm, void *addr)
 {
 	char c = 0;
 
-	assert_int_equal(uhmm_access(mm, addr, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(mm, addr, &c, 1, 0), 1);
 	return c;
 }
 
 static void put_byte(struct mm_struct *mm, void *addr, char c)
 {
-	assert_int_equal(uhmm_access(mm, addr, &c, 1, 1), 1);
+	assert_int_equal(cpu_access(mm, addr, &c, 1, 1), 1);
 }
 
 /* Faults read the file; offsets select the right pages. */
@@ -107,7 +107,7 @@ static void test_file_errors(void **state)
 	{
 		char c;
 
-		assert_int_equal(uhmm_access(mm, p + PAGE_SIZE, &c, 1, 0), -1);
+		assert_int_equal(cpu_access(mm, p + PAGE_SIZE, &c, 1, 0), -1);
 		assert_int_equal(errno, EFAULT);
 	}
 	close(ro);

@@ -73,7 +73,7 @@ static void test_faults_in(void **state)
 		memset(page_address(pages[i]), 'a' + i, PAGE_SIZE);
 	}
 	put_pages(pages, NPAGES);
-	assert_int_equal(uhmm_access(f->mm, f->p + 3 * PAGE_SIZE, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(f->mm, f->p + 3 * PAGE_SIZE, &c, 1, 0), 1);
 	assert_int_equal(c, 'd');
 }
 
@@ -84,7 +84,7 @@ static void test_write_breaks_cow(void **state)
 	struct mm_struct *child;
 	char c;
 
-	assert_int_equal(uhmm_access(f->mm, f->p, "p", 1, 1), 1);
+	assert_int_equal(cpu_access(f->mm, f->p, "p", 1, 1), 1);
 	child = uhmm_fork(f->mm);
 	assert_non_null(child);
 	assert_int_equal(gup(f, 0, 1, 0, &parent_page, false), 1);
@@ -97,9 +97,9 @@ static void test_write_breaks_cow(void **state)
 	*(char *)page_address(child_page) = 'c';
 	put_page(child_page);
 	put_page(parent_page);
-	assert_int_equal(uhmm_access(f->mm, f->p, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(f->mm, f->p, &c, 1, 0), 1);
 	assert_int_equal(c, 'p');
-	assert_int_equal(uhmm_access(child, f->p, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(child, f->p, &c, 1, 0), 1);
 	assert_int_equal(c, 'c');
 	uhmm_mm_exit(child);
 }
@@ -159,7 +159,7 @@ static void gup_device_memory(struct fixture *f, int device, bool coherent)
 	uint64_t cpages;
 
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(uhmm_access(f->mm, f->p + i * PAGE_SIZE,
+		assert_int_equal(cpu_access(f->mm, f->p + i * PAGE_SIZE,
 					     &i, sizeof(i), 1), sizeof(i));
 	d = dmirror_open(f->mm, device);
 	assert_non_null(d);
@@ -186,7 +186,7 @@ static void gup_device_memory(struct fixture *f, int device, bool coherent)
 	for (int i = 0; i < 4; i++) {
 		int v = -1;
 
-		assert_int_equal(uhmm_access(f->mm, f->p + i * PAGE_SIZE, &v,
+		assert_int_equal(cpu_access(f->mm, f->p + i * PAGE_SIZE, &v,
 					     sizeof(v), 0), sizeof(v));
 		assert_int_equal(v, i);
 	}
@@ -213,7 +213,7 @@ static void test_pin_blocks_migration(void **state)
 	struct dmirror *d;
 	uint64_t cpages;
 
-	assert_int_equal(uhmm_access(f->mm, f->p, buf, NPAGES * PAGE_SIZE, 1),
+	assert_int_equal(cpu_access(f->mm, f->p, buf, NPAGES * PAGE_SIZE, 1),
 			 NPAGES * PAGE_SIZE);
 	assert_int_equal(gup(f, 1, 1, FOLL_WRITE | FOLL_LONGTERM, &pinned,
 			     true), 1);

@@ -13,7 +13,7 @@
  * A test is named "<variant>/<scenario>", e.g. "hmm_device_private/
  * anon_read". The kernel test's "ptr" is an address in the test's own
  * mm (every test creates one and exits it); its plain pointer loads and
- * stores are uhmm_access() calls here. Its "mirror" is a malloc'd buffer
+ * stores are cpu_access() calls here. Its "mirror" is a malloc'd buffer
  * of this process. fork() is uhmm_fork(): "the child" runs on this
  * thread against the child mm, and its _exit() is uhmm_mm_exit().
  *
@@ -276,13 +276,13 @@ static char *pmd_align(char *p)
 /* CPU loads and stores (the kernel test's plain pointer accesses). */
 static void cpu_read(struct mm_struct *mm, void *addr, void *buf, size_t len)
 {
-	assert_int_equal(uhmm_access(mm, addr, buf, len, 0), (ssize_t)len);
+	assert_int_equal(cpu_access(mm, addr, buf, len, 0), (ssize_t)len);
 }
 
 static void cpu_write(struct mm_struct *mm, void *addr, const void *buf,
 		      size_t len)
 {
-	assert_int_equal(uhmm_access(mm, addr, (void *)buf, len, 1),
+	assert_int_equal(cpu_access(mm, addr, (void *)buf, len, 1),
 			 (ssize_t)len);
 }
 
@@ -2179,7 +2179,7 @@ static void *churn_thread(void *arg)
 		for (unsigned long i = 0; i < nints; i++)
 			tmp[i] = k;
 		pthread_mutex_lock(&ch->lock);
-		if (uhmm_access(ch->mm, ch->ptr, tmp, ch->size, 1) !=
+		if (cpu_access(ch->mm, ch->ptr, tmp, ch->size, 1) !=
 		    (ssize_t)ch->size)
 			atomic_fetch_add(&ch->errors, 1);
 		ch->value = k;

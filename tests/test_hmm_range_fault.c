@@ -101,14 +101,14 @@ static int range_fault(struct fixture *f, unsigned int first, unsigned int n,
 
 static void cpu_write(struct fixture *f, unsigned int page, char c)
 {
-	assert_int_equal(uhmm_access(f->mm, f->p + page * PAGE_SIZE, &c, 1, 1), 1);
+	assert_int_equal(cpu_access(f->mm, f->p + page * PAGE_SIZE, &c, 1, 1), 1);
 }
 
 static void cpu_read(struct fixture *f, unsigned int page)
 {
 	char c;
 
-	assert_int_equal(uhmm_access(f->mm, f->p + page * PAGE_SIZE, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(f->mm, f->p + page * PAGE_SIZE, &c, 1, 0), 1);
 }
 
 /* A snapshot faults nothing: none is 0, the zero page VALID read-only,
@@ -156,7 +156,7 @@ static void test_fault_read_write(void **state)
 	{
 		char c;
 
-		assert_int_equal(uhmm_access(f->mm, f->p + 3 * PAGE_SIZE, &c,
+		assert_int_equal(cpu_access(f->mm, f->p + 3 * PAGE_SIZE, &c,
 					     1, 0), 1);
 		assert_int_equal(c, 'd');
 	}
@@ -400,7 +400,7 @@ static void test_driver_pattern_race(void **state)
 
 		switch ((seed >> 8) % 3) {
 		case 0:
-			uhmm_access(f->mm, a, "w", 1, 1);
+			cpu_access(f->mm, a, "w", 1, 1);
 			break;
 		case 1:
 			uhmm_madvise(f->mm, a, PAGE_SIZE, MADV_DONTNEED);

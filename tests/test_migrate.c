@@ -171,7 +171,7 @@ static void fill(struct fixture *f, struct mm_struct *mm, int seed)
 	for (int i = 0; i < NPAGES; i++) {
 		int v = seed + i;
 
-		assert_int_equal(uhmm_access(mm, f->p + i * PAGE_SIZE, &v,
+		assert_int_equal(cpu_access(mm, f->p + i * PAGE_SIZE, &v,
 					     sizeof(v), 1), sizeof(v));
 	}
 }
@@ -181,7 +181,7 @@ static void check(struct fixture *f, struct mm_struct *mm, int seed)
 	for (int i = 0; i < NPAGES; i++) {
 		int v = -1;
 
-		assert_int_equal(uhmm_access(mm, f->p + i * PAGE_SIZE, &v,
+		assert_int_equal(cpu_access(mm, f->p + i * PAGE_SIZE, &v,
 					     sizeof(v), 0), sizeof(v));
 		assert_int_equal(v, seed + i);
 	}
@@ -274,13 +274,13 @@ static void test_migrate_holes(void **state)
 	struct fixture *f = *state;
 	char c = 1;
 
-	assert_int_equal(uhmm_access(f->mm, f->p + 3 * PAGE_SIZE, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(f->mm, f->p + 3 * PAGE_SIZE, &c, 1, 0), 1);
 	assert_int_equal(migrate_range(f, true), NPAGES);
 	assert_int_equal(dev.nr_free, dev.pgmap.nr_pages - NPAGES);
 	for (int i = 0; i < NPAGES; i++) {
 		int v = -1;
 
-		assert_int_equal(uhmm_access(f->mm, f->p + i * PAGE_SIZE, &v,
+		assert_int_equal(cpu_access(f->mm, f->p + i * PAGE_SIZE, &v,
 					     sizeof(v), 0), sizeof(v));
 		assert_int_equal(v, 0);
 	}

@@ -284,8 +284,8 @@ static int teardown(void **state)
 
 static void fill_page(struct mm_struct *mm, char *addr, int v)
 {
-	assert_int_equal(uhmm_access(mm, addr, &v, sizeof(v), 1), sizeof(v));
-	assert_int_equal(uhmm_access(mm, addr + PAGE_SIZE - sizeof(v), &v,
+	assert_int_equal(cpu_access(mm, addr, &v, sizeof(v), 1), sizeof(v));
+	assert_int_equal(cpu_access(mm, addr + PAGE_SIZE - sizeof(v), &v,
 				     sizeof(v), 1), sizeof(v));
 }
 
@@ -293,8 +293,8 @@ static void check_page(struct mm_struct *mm, char *addr, int want)
 {
 	int v = -1, w = -1;
 
-	assert_int_equal(uhmm_access(mm, addr, &v, sizeof(v), 0), sizeof(v));
-	assert_int_equal(uhmm_access(mm, addr + PAGE_SIZE - sizeof(w), &w,
+	assert_int_equal(cpu_access(mm, addr, &v, sizeof(v), 0), sizeof(v));
+	assert_int_equal(cpu_access(mm, addr + PAGE_SIZE - sizeof(w), &w,
 				     sizeof(w), 0), sizeof(w));
 	assert_int_equal(v, want);
 	assert_int_equal(w, want);
@@ -647,7 +647,7 @@ static void test_zap_before_finalize(void **state)
 		check_page(f->mm, f->p + i * PAGE_SIZE, 0);
 	for (int i = 4; i < 12; i++)
 		check_page(f->mm, f->p + i * PAGE_SIZE, 500 + i);
-	assert_int_equal(uhmm_access(f->mm, f->p + 12 * PAGE_SIZE, &v,
+	assert_int_equal(cpu_access(f->mm, f->p + 12 * PAGE_SIZE, &v,
 				     sizeof(v), 0), -1);
 	assert_int_equal(errno, EFAULT);
 	assert_mapcounts(f->mm, NULL);
@@ -825,16 +825,16 @@ static void *cpu_thread_fn(void *arg)
 			char *addr = t->p + i * PAGE_SIZE;
 			int v = -1, w = -1;
 
-			if (uhmm_access(t->mm, addr, &v, sizeof(v), 0) !=
+			if (cpu_access(t->mm, addr, &v, sizeof(v), 0) !=
 			    sizeof(v) ||
-			    uhmm_access(t->mm, addr + PAGE_SIZE - sizeof(w),
+			    cpu_access(t->mm, addr + PAGE_SIZE - sizeof(w),
 					&w, sizeof(w), 0) != sizeof(w) ||
 			    v != expect[i] || w != expect[i])
 				t->errors++;
 			v = ++expect[i];
-			if (uhmm_access(t->mm, addr + PAGE_SIZE - sizeof(v),
+			if (cpu_access(t->mm, addr + PAGE_SIZE - sizeof(v),
 					&v, sizeof(v), 1) != sizeof(v) ||
-			    uhmm_access(t->mm, addr, &v, sizeof(v), 1) !=
+			    cpu_access(t->mm, addr, &v, sizeof(v), 1) !=
 			    sizeof(v))
 				t->errors++;
 		}

@@ -33,14 +33,14 @@ static struct page *page_at(struct mm_struct *mm, void *addr)
 
 static void put_byte(struct mm_struct *mm, void *addr, char c)
 {
-	assert_int_equal(uhmm_access(mm, addr, &c, 1, 1), 1);
+	assert_int_equal(cpu_access(mm, addr, &c, 1, 1), 1);
 }
 
 static char get_byte(struct mm_struct *mm, void *addr)
 {
 	char c = 0x7f;
 
-	assert_int_equal(uhmm_access(mm, addr, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(mm, addr, &c, 1, 0), 1);
 	return c;
 }
 
@@ -161,9 +161,9 @@ static void test_access_large(void **state)
 
 	for (size_t i = 0; i < len / 4; i++)
 		buf[i] = (uint32_t)(i * 2654435761u);
-	assert_int_equal(uhmm_access(mm, p, buf, len, 1), (ssize_t)len);
+	assert_int_equal(cpu_access(mm, p, buf, len, 1), (ssize_t)len);
 	memset(out, 0, len);
-	assert_int_equal(uhmm_access(mm, p + 3, out, len - 3, 0),
+	assert_int_equal(cpu_access(mm, p + 3, out, len - 3, 0),
 			 (ssize_t)len - 3);
 	assert_memory_equal(out, (char *)buf + 3, len - 3);
 	uhmm_mm_exit(mm);
@@ -181,24 +181,24 @@ static void test_access_errors(void **state)
 
 	memset(buf, 'a', sizeof(buf));
 	assert_int_equal(uhmm_munmap(mm, p + PAGE_SIZE, PAGE_SIZE), 0);
-	assert_int_equal(uhmm_access(mm, p, buf, 2 * PAGE_SIZE, 1), -1);
+	assert_int_equal(cpu_access(mm, p, buf, 2 * PAGE_SIZE, 1), -1);
 	assert_int_equal(errno, EFAULT);
 	/* The part before the hole was written. */
 	assert_int_equal(get_byte(mm, p + PAGE_SIZE - 1), 'a');
 
 	assert_int_equal(uhmm_mprotect(mm, p, PAGE_SIZE, PROT_NONE), 0);
-	assert_int_equal(uhmm_access(mm, p, buf, 1, 0), -1);
+	assert_int_equal(cpu_access(mm, p, buf, 1, 0), -1);
 	assert_int_equal(errno, EFAULT);
 	assert_int_equal(uhmm_mprotect(mm, p + 2 * PAGE_SIZE, PAGE_SIZE,
 				       PROT_READ), 0);
-	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, buf, 1, 1), -1);
+	assert_int_equal(cpu_access(mm, p + 2 * PAGE_SIZE, buf, 1, 1), -1);
 	assert_int_equal(errno, EFAULT);
-	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, buf, 1, 0), 1);
+	assert_int_equal(cpu_access(mm, p + 2 * PAGE_SIZE, buf, 1, 0), 1);
 	/* Write-only memory is readable, as on x86. */
 	assert_int_equal(uhmm_mprotect(mm, p + 2 * PAGE_SIZE, PAGE_SIZE,
 				       PROT_WRITE), 0);
-	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, buf, 1, 1), 1);
-	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, buf, 1, 0), 1);
+	assert_int_equal(cpu_access(mm, p + 2 * PAGE_SIZE, buf, 1, 1), 1);
+	assert_int_equal(cpu_access(mm, p + 2 * PAGE_SIZE, buf, 1, 0), 1);
 	/* PROT_NONE keeps the data: readable again after mprotect. */
 	assert_int_equal(uhmm_mprotect(mm, p, PAGE_SIZE, PROT_READ), 0);
 	assert_int_equal(get_byte(mm, p + 5), 'a');
@@ -445,7 +445,7 @@ static void test_oom(void **state)
 	size_t off;
 
 	for (off = 0; off < len; off += PAGE_SIZE)
-		if (uhmm_access(mm, p + off, &c, 1, 1) != 1)
+		if (cpu_access(mm, p + off, &c, 1, 1) != 1)
 			break;
 	assert_true(off < len);
 	assert_int_equal(errno, ENOMEM);

@@ -103,7 +103,7 @@ static char *map_anon(struct mm_struct *mm, size_t len)
 static void touch(struct mm_struct *mm, char *p, size_t len)
 {
 	for (size_t off = 0; off < len; off += PAGE_SIZE)
-		assert_int_equal(uhmm_access(mm, p + off, "x", 1, 1), 1);
+		assert_int_equal(cpu_access(mm, p + off, "x", 1, 1), 1);
 }
 
 /* munmap: UNMAP with the exact range; read_retry turns true. */
@@ -188,14 +188,14 @@ static void test_fork_cow_events(void **state)
 
 	assert_int_equal(mmu_interval_notifier_insert(&cr->sub, child,
 			 (unsigned long)p, 4 * PAGE_SIZE, &rec_ops), 0);
-	assert_int_equal(uhmm_access(child, p + 2 * PAGE_SIZE, "c", 1, 1), 1);
+	assert_int_equal(cpu_access(child, p + 2 * PAGE_SIZE, "c", 1, 1), 1);
 	assert_int_equal(cr->n, 1);
 	expect_event(cr, 0, MMU_NOTIFY_CLEAR, p + 2 * PAGE_SIZE, PAGE_SIZE);
-	assert_int_equal(uhmm_access(mm, p + 3 * PAGE_SIZE, "p", 1, 1), 1);
+	assert_int_equal(cpu_access(mm, p + 3 * PAGE_SIZE, "p", 1, 1), 1);
 	assert_int_equal(pr->n, 2);
 	expect_event(pr, 1, MMU_NOTIFY_CLEAR, p + 3 * PAGE_SIZE, PAGE_SIZE);
 	/* The parent's page 2 is its own again: reused, no event. */
-	assert_int_equal(uhmm_access(mm, p + 2 * PAGE_SIZE, "p", 1, 1), 1);
+	assert_int_equal(cpu_access(mm, p + 2 * PAGE_SIZE, "p", 1, 1), 1);
 	assert_int_equal(pr->n, 2);
 
 	mmu_interval_notifier_remove(&cr->sub);
@@ -273,16 +273,16 @@ static void test_done_means(void **state)
 
 	for (size_t off = 0; off < len; off += PAGE_SIZE) {
 		c = (char)(off >> PAGE_SHIFT);
-		assert_int_equal(uhmm_access(mm, p + off, &c, 1, 1), 1);
+		assert_int_equal(cpu_access(mm, p + off, &c, 1, 1), 1);
 	}
 	for (size_t off = 0; off < len; off += PAGE_SIZE) {
-		assert_int_equal(uhmm_access(mm, p + off, &c, 1, 0), 1);
+		assert_int_equal(cpu_access(mm, p + off, &c, 1, 0), 1);
 		assert_int_equal(c, (char)(off >> PAGE_SHIFT));
 	}
 	child = uhmm_fork(mm);
 	assert_non_null(child);
-	assert_int_equal(uhmm_access(child, p, "C", 1, 1), 1);
-	assert_int_equal(uhmm_access(mm, p, &c, 1, 0), 1);
+	assert_int_equal(cpu_access(child, p, "C", 1, 1), 1);
+	assert_int_equal(cpu_access(mm, p, &c, 1, 0), 1);
 	assert_int_equal(c, 0);
 	uhmm_mm_exit(child);
 

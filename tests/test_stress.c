@@ -55,20 +55,20 @@ static void *writer(void *arg_)
 
 		/* Every write goes to offset 0 of the page and to p: both
 		 * must survive. */
-		if (uhmm_access(s->mm, base + i * PAGE_SIZE, &v, 4, 1) == 4) {
+		if (cpu_access(s->mm, base + i * PAGE_SIZE, &v, 4, 1) == 4) {
 			last[i] = v;
 			atomic_fetch_add(&s->writes_done, 1);
 		} else if (errno != EFAULT) {	/* EFAULT: read-only now */
 			atomic_fetch_add(&s->unexpected_errors, 1);
 		}
-		if (uhmm_access(s->mm, base + i * PAGE_SIZE, &got, 4, 0) != 4)
+		if (cpu_access(s->mm, base + i * PAGE_SIZE, &got, 4, 0) != 4)
 			atomic_fetch_add(&s->unexpected_errors, 1);
 		else if (got != last[i])
 			atomic_fetch_add(&s->lost_writes, 1);
 		/* touch the churn region too; errors are expected there */
-		uhmm_access(s->mm, s->churn + (rnd(&seed) % CHURN_PAGES) *
+		cpu_access(s->mm, s->churn + (rnd(&seed) % CHURN_PAGES) *
 			    PAGE_SIZE, &v, 4, rnd(&seed) & 1);
-		uhmm_access(s->mm, s->shared + (rnd(&seed) % CHURN_PAGES) *
+		cpu_access(s->mm, s->shared + (rnd(&seed) % CHURN_PAGES) *
 			    PAGE_SIZE, &v, 4, rnd(&seed) & 1);
 		(void)p;
 	}
@@ -155,9 +155,9 @@ static void *forker(void *arg)
 
 			i = rnd(&seed) % (WRITERS * OWNED_PAGES);
 			/* may be EFAULT if it was read-only at the fork */
-			uhmm_access(child, s->owned + i * PAGE_SIZE + 8,
+			cpu_access(child, s->owned + i * PAGE_SIZE + 8,
 				    (void *)&marker, 4, 1);
-			if (uhmm_access(s->mm, s->owned + i * PAGE_SIZE + 8,
+			if (cpu_access(s->mm, s->owned + i * PAGE_SIZE + 8,
 					&got, 4, 0) == 4 && got == marker)
 				atomic_fetch_add(&s->cow_leaks, 1);
 		}
@@ -261,7 +261,7 @@ static void test_fork_tree(void **state)
 			}
 			break;
 		case 1:
-			assert_int_equal(uhmm_access(mms[i], p + (rnd(&seed) % 64) *
+			assert_int_equal(cpu_access(mms[i], p + (rnd(&seed) % 64) *
 						     PAGE_SIZE, &v, 4, 1), 4);
 			break;
 		case 2:

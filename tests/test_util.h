@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -25,6 +26,88 @@ static inline unsigned long free_pages_now(void)
 
 	assert_int_equal(uhmm_meminfo(&mi), 0);
 	return mi.free_pages;
+}
+
+/*
+ * The CPU's loads and stores for the tests: uhmm_access(), or, with
+ * UHMM_TEST_CPU=ptr in the environment, memcpy() through uhmm_ptr(), with
+ * the same results (-1 and EFAULT where the access faults, after copying
+ * what came before the faulting page). Each test program runs both ways.
+ */
+static __thread sigjmp_buf *test_fault_jmp;
+static __thread int test_fault_errno;
+
+static void __attribute__((unused))
+test_segv_handler(int sig, siginfo_t *info, void *ctx)
+{
+	(void)sig;
+	if (uhmm_handle_fault(info, ctx))
+		return;
+	if (test_fault_jmp) {
+		test_fault_errno = info->si_errno ? info->si_errno : EFAULT;
+		siglongjmp(*test_fault_jmp, 1);
+	}
+	signal(SIGSEGV, SIG_DFL);	/* not expected: crash on the spot */
+}
+
+/* cmocka puts its own SIGSEGV handler in for every test: ours goes in
+ * front of it, as a program's own handler would (uhmm_handle_fault()). */
+static inline void test_install_fault_handler(void)
+{
+	struct sigaction act = { .sa_sigaction = test_segv_handler,
+				 .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&act.sa_mask);
+	sigaction(SIGSEGV, &act, NULL);
+}
+
+static inline bool test_cpu_ptr(void)
+{
+	const char *env = getenv("UHMM_TEST_CPU");
+
+	return env && !strcmp(env, "ptr");
+}
+
+static inline ssize_t cpu_access(struct mm_struct *mm, void *addr, void *buf,
+				 size_t len, int write)
+{
+	volatile unsigned long a = (unsigned long)addr;
+	char *volatile p = buf;
+	sigjmp_buf jmp;
+
+	if (!test_cpu_ptr())
+		return uhmm_access(mm, addr, buf, len, write);
+	if (!mm || (!buf && len)) {
+		errno = EINVAL;
+		return -1;
+	}
+	test_fault_errno = EFAULT;
+	if (a + len < a)
+		goto fault;
+	test_install_fault_handler();
+	if (sigsetjmp(jmp, 1))
+		goto fault;
+	test_fault_jmp = &jmp;
+	while (a < (unsigned long)addr + len) {
+		size_t n = min((unsigned long)addr + len - a,
+			       PAGE_SIZE - (a & ~PAGE_MASK));
+		char *host = uhmm_ptr(mm, (void *)a);
+
+		if (!host)
+			goto fault;
+		if (write)
+			memcpy(host, p, n);
+		else
+			memcpy(p, host, n);
+		a += n;
+		p += n;
+	}
+	test_fault_jmp = NULL;
+	return (ssize_t)len;
+fault:
+	test_fault_jmp = NULL;
+	errno = test_fault_errno;
+	return -1;
 }
 
 #endif /* UHMM_TEST_UTIL_H */

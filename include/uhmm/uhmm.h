@@ -150,7 +150,8 @@ void *uhmm_ptr(struct mm_struct *mm, void *addr);
  * it says true (the access has been resolved and runs again). On false
  * the fault is the program's: info->si_signo and si_code say what the
  * kernel would have delivered (SIGSEGV with SEGV_MAPERR or SEGV_ACCERR,
- * or SIGBUS). uhmm holds no lock when it hands a fault on, so the
+ * or SIGBUS; a SIGBUS with si_errno ENOMEM where RAM ran out, where the
+ * kernel would call its OOM killer). uhmm holds no lock when it hands a fault on, so the
  * program's handler may siglongjmp() out and go on calling uhmm.
  *
  * A thread must not touch managed memory while it is inside a uhmm

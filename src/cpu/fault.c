@@ -178,9 +178,12 @@ static int cpu_fault(struct mm_struct *mm, unsigned long addr, int write,
 		if (write)
 			flags |= FAULT_FLAG_WRITE;
 		ret = handle_mm_fault(vma, addr, flags);
-		if (ret & VM_FAULT_OOM)
-			fprintf(stderr, "uhmm: out of memory at %#lx\n", addr);
-		if (ret & (VM_FAULT_OOM | VM_FAULT_SIGBUS)) {
+		if (ret & VM_FAULT_OOM) {
+			sig = SIGBUS;
+			*code = -ENOMEM;
+			break;
+		}
+		if (ret & VM_FAULT_SIGBUS) {
 			sig = SIGBUS;
 			*code = BUS_ADRERR;
 			break;
@@ -225,7 +228,10 @@ bool uhmm_handle_fault(siginfo_t *info, void *ucontext)
 	if (!sig)
 		return true;
 	info->si_signo = sig;
-	info->si_code = code;
+	info->si_code = code < 0 ? BUS_ADRERR : code;
+	/* Out of memory, where the kernel would call the OOM killer: a
+	 * SIGBUS that says so. */
+	info->si_errno = code < 0 ? -code : 0;
 	return false;
 }
 
