@@ -34,7 +34,7 @@ static inline unsigned long free_pages_now(void)
  * the same results (-1 and EFAULT where the access faults, after copying
  * what came before the faulting page). Each test program runs both ways.
  */
-static __thread sigjmp_buf *test_fault_jmp;
+static __thread sigjmp_buf *volatile test_fault_jmp;
 static __thread int test_fault_errno;
 
 static void __attribute__((unused))

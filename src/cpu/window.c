@@ -20,6 +20,14 @@ struct uhmm_window {
 	unsigned long base;
 	struct mm_struct *_Atomic mm;
 	atomic_int lookups;
+	/*
+	 * Held for reading around every host mapping call in the window,
+	 * for writing by the fallback of host_unmap_all() that leaves the
+	 * window unmapped for a moment: no mapping of ours lands in it
+	 * then, so one found there is not ours. Innermost: nothing is
+	 * taken under it.
+	 */
+	pthread_rwlock_t host_lock;
 };
 
 /* 2048 windows of the default 64 GiB fill a 47-bit address space. */
@@ -61,6 +69,7 @@ int window_init(size_t size)
 	uhmm_window_start = start;
 	uhmm_window_end = start + size;
 	windows[0].base = start;
+	pthread_rwlock_init(&windows[0].host_lock, NULL);
 	atomic_store(&nr_windows, 1);
 	return 0;
 }
@@ -84,6 +93,7 @@ int window_bind(struct mm_struct *mm)
 			goto out;
 		}
 		windows[i].base = base;
+		pthread_rwlock_init(&windows[i].host_lock, NULL);
 		atomic_store(&nr_windows, n + 1);
 	}
 	mm->window = &windows[i];
@@ -141,6 +151,14 @@ void *uhmm_ptr(struct mm_struct *mm, void *addr)
 
 /* ---- host mappings ---- */
 
+static int host_reserve(unsigned long haddr, size_t len, int flags)
+{
+	void *p = mmap((void *)haddr, len, PROT_NONE, flags | MAP_PRIVATE |
+		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
 int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	     int fd, off_t off)
 {
@@ -148,24 +166,41 @@ int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	void *p;
 
 	flags |= fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
+	pthread_rwlock_rdlock(&mm->window->host_lock);
 	p = mmap((void *)window_host_addr(mm, addr), len, prot, flags, fd, off);
+	pthread_rwlock_unlock(&mm->window->host_lock);
 	return p == MAP_FAILED ? -errno : 0;
 }
 
-static int host_reserve(unsigned long haddr, size_t len)
-{
-	void *p = mmap((void *)haddr, len, PROT_NONE, MAP_FIXED | MAP_PRIVATE |
-		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	return p == MAP_FAILED ? -errno : 0;
-}
-
+/*
+ * Replacing the window's mappings with one PROT_NONE mapping splits
+ * nothing (its ends are mapping boundaries already). But the host lets
+ * its mapping count go one over vm.max_map_count when a mapping call
+ * splits a mapping at one end, and then refuses every mmap() until an
+ * munmap() brings the count back: then unmap the window and reserve it
+ * again. Other threads of ours stay out of it meanwhile (host_lock); a
+ * mapping made there by anyone else cannot be told apart from ours and
+ * would be lost, so that ends the process.
+ */
 void host_unmap_all(struct mm_struct *mm)
 {
-	/* The window's ends are host mapping boundaries already: nothing
-	 * to split, so this cannot run into the mapping limit. */
-	if (host_reserve(window_host_addr(mm, uhmm_window_start),
-			 window_size())) {
+	struct uhmm_window *w = mm->window;
+	unsigned long haddr = window_host_addr(mm, uhmm_window_start);
+	int err;
+
+	pthread_rwlock_rdlock(&w->host_lock);
+	err = host_reserve(haddr, window_size(), MAP_FIXED);
+	pthread_rwlock_unlock(&w->host_lock);
+	if (!err)
+		return;
+	pthread_rwlock_wrlock(&w->host_lock);
+	if (munmap((void *)haddr, window_size()))
+		err = -errno;
+	else
+		err = host_reserve(haddr, window_size(), MAP_FIXED_NOREPLACE);
+	pthread_rwlock_unlock(&w->host_lock);
+	if (err) {
+		errno = -err;
 		perror("uhmm: emptying an address window");
 		abort();
 	}
@@ -173,9 +208,14 @@ void host_unmap_all(struct mm_struct *mm)
 
 void host_unmap(struct mm_struct *mm, unsigned long addr, size_t len)
 {
+	int err;
+
 	/* Splitting a host mapping may hit vm.max_map_count: then empty
 	 * the window (a full TLB flush); the CPU faults back what it
 	 * uses. */
-	if (host_reserve(window_host_addr(mm, addr), len))
+	pthread_rwlock_rdlock(&mm->window->host_lock);
+	err = host_reserve(window_host_addr(mm, addr), len, MAP_FIXED);
+	pthread_rwlock_unlock(&mm->window->host_lock);
+	if (err)
 		host_unmap_all(mm);
 }

@@ -350,13 +350,15 @@ void change_protection(struct vm_area_struct *vma, unsigned long start,
 		       unsigned long end, unsigned long newflags)
 {
 	struct wrprotect_walk w = { .mm = vma->vm_mm };
+	unsigned long lost = vma->vm_flags & ~newflags & VM_ACCESS_FLAGS;
 
 	/* Only a loss of write permission touches PTEs: a gained one is
-	 * taken at the next write fault, which also breaks COW. */
-	if (newflags & VM_WRITE)
-		return;
-	walk_pte_range(vma->vm_mm, start, end, wrprotect_pte, &w);
-	if (w.changed)
+	 * taken at the next write fault, which also breaks COW. A lost
+	 * read or exec permission lives in the VMA, which every fault
+	 * checks; the CPU's translations must go all the same. */
+	if (!(newflags & VM_WRITE))
+		walk_pte_range(vma->vm_mm, start, end, wrprotect_pte, &w);
+	if (w.changed || (lost & ~VM_WRITE))
 		flush_tlb_range(vma->vm_mm, start, end);
 }
 
