@@ -4,7 +4,7 @@
  * no mapping for raises SIGSEGV in the thread that made it. The handler
  * finds the mm of the window, runs handle_mm_fault() as the kernel's
  * page-fault handler would, maps the run of PTEs around the address in
- * the host, and returns: the instruction runs again and hits.
+ * the host (at most a block), and returns: the instruction runs again and hits.
  *
  * A fault the mm refuses (no VMA, no permission, SIGBUS from the fault
  * handler) goes to the handler the program had before, with every uhmm
@@ -76,18 +76,22 @@ static bool run_continues(struct vm_area_struct *vma, pte_t pte, int prot,
 
 /*
  * Map the page at addr in the host, with the run of neighbours in its
- * PTE table that share its protection and whose pages follow each
- * other in the same backing (one host mapping, which the host merges
- * with adjacent ones). Returns 1 if mapped, 0 if the PTE does not allow
- * the access yet (fault first), -errno if the host refused.
+ * aligned block (uhmm_config.anon_block_pages: what a first touch
+ * populates is what a miss maps) that share its protection and whose
+ * pages follow each other in the same backing: one host mapping, which
+ * the host merges with adjacent ones. Not the whole PTE table: most of
+ * it is mapped already when pages are touched in order, and mapping it
+ * again on every miss would cost a table's worth of work per fault.
+ * Returns 1 if mapped, 0 if the PTE does not allow the access yet (fault
+ * first), -errno if the host refused.
  */
 static int map_run(struct vm_area_struct *vma, unsigned long addr,
 		   bool write)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	unsigned long lo = max(ALIGN_DOWN(addr, PMD_SIZE), vma->vm_start);
-	unsigned long hi = min(ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE,
-			       vma->vm_end);
+	unsigned long block = PAGE_SIZE << anon_block_order;
+	unsigned long lo = max(ALIGN_DOWN(addr, block), vma->vm_start);
+	unsigned long hi = min(ALIGN_DOWN(addr, block) + block, vma->vm_end);
 	unsigned long start, end;
 	spinlock_t *ptl;
 	pte_t *ptep, pte;

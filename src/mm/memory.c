@@ -421,29 +421,54 @@ static unsigned int anon_fault_order(struct vm_fault *vmf)
 }
 
 /*
- * Pages for the block at start: preferably the pfns that continue the
- * neighbour's, so that adjacent pages stay adjacent in RAM (one host
- * mapping, src/cpu/fault.c). The neighbours are read without the PTL:
- * only their pfn is used, as a hint.
+ * The pfn that would put the block at PTE index idx in line with the
+ * nearest mapped page of its PTE table (so that the table's pages can
+ * be one run in RAM, one host mapping: src/cpu/fault.c), or 0. The PTEs
+ * are read without the PTL: only a hint comes out.
+ */
+static unsigned long anon_block_pfn_hint(pte_t *table, unsigned long idx,
+					 unsigned long nr)
+{
+	for (unsigned long d = 1; d < PTRS_PER_PTE; d++) {
+		pte_t pte;
+
+		if (idx >= d) {
+			pte = ptep_get(table + idx - d);
+			if (pte_present(pte) && !pte_special(pte) &&
+			    pte_pfn(pte) + d >= nr)
+				return pte_pfn(pte) + d;
+		}
+		if (idx + nr - 1 + d < PTRS_PER_PTE) {
+			pte = ptep_get(table + idx + nr - 1 + d);
+			if (pte_present(pte) && !pte_special(pte) &&
+			    pte_pfn(pte) >= nr - 1 + d)
+				return pte_pfn(pte) - (nr - 1 + d);
+		}
+		if (idx < d && idx + nr - 1 + d >= PTRS_PER_PTE)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Pages for the block at start, in line with its neighbours if it can;
+ * the first block of a PTE table where a whole table's run is free.
  */
 static struct page *alloc_anon_block(struct vm_fault *vmf, unsigned long start,
 				     unsigned int order)
 {
-	unsigned long nr = 1UL << order, idx = pte_index(start);
-	pte_t *ptep = pte_offset(vmf->pmd, start);
+	unsigned long idx = pte_index(start);
+	unsigned long hint = anon_block_pfn_hint(pte_offset(vmf->pmd, start) -
+						 idx, idx, 1UL << order);
 	struct page *page = NULL;
-	pte_t pte;
 
-	if (idx > 0) {
-		pte = ptep_get(ptep - 1);
-		if (pte_present(pte) && !pte_special(pte))
-			page = alloc_pages_at(pte_pfn(pte) + 1, order);
+	if (!hint) {
+		hint = free_block_pfn(PMD_SHIFT - PAGE_SHIFT);
+		if (hint)
+			hint += idx;
 	}
-	if (!page && idx + nr < PTRS_PER_PTE) {
-		pte = ptep_get(ptep + nr);
-		if (pte_present(pte) && !pte_special(pte) && pte_pfn(pte) >= nr)
-			page = alloc_pages_at(pte_pfn(pte) - nr, order);
-	}
+	if (hint)
+		page = alloc_pages_at(hint, order);
 	if (!page)
 		page = alloc_pages(order);
 	if (page && order)

@@ -159,6 +159,25 @@ static struct page *__alloc_pages(unsigned int order)
 }
 
 /*
+ * The first pfn of a free block of at least 2^order pages, or 0 if
+ * there is none now: a place to start a run of pages that is likely to
+ * stay free for a while (the buddy allocator takes small blocks first).
+ */
+unsigned long free_block_pfn(unsigned int order)
+{
+	unsigned long pfn = 0;
+
+	spin_lock(&zone.lock);
+	for (unsigned int cur = order; cur <= MAX_PAGE_ORDER && !pfn; cur++)
+		if (!cds_list_empty(&zone.free_area[cur]))
+			pfn = page_to_pfn(cds_list_entry(
+				zone.free_area[cur].next, struct page,
+				buddy_list));
+	spin_unlock(&zone.lock);
+	return pfn;
+}
+
+/*
  * The block of 2^order pages at pfn (aligned to it), cut out of the free
  * block that holds it; NULL if any of it is in use. Lets a fault ask for
  * the pages that follow its neighbour's, so that adjacent addresses get
