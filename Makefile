@@ -1,13 +1,15 @@
 # The two commands a newcomer needs; everything else is Meson's.
 #   make demo    build, then run the demo program
 #   make check   build, then run every test
+#   make bench   build, then run the benchmarks (BENCH_JSON=FILE: one JSON
+#                line per figure appended to FILE)
 # Sanitizer runs: make check-asan (AddressSanitizer+UBSan), make check-tsan.
 
 BUILD      ?= build
 MESON      ?= meson
 NPROC      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all demo check check-asan check-tsan clean
+.PHONY: all demo check bench check-asan check-tsan clean
 
 all: $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD)
@@ -22,6 +24,13 @@ check: all
 	$(MESON) test -C $(BUILD) --num-processes $(NPROC) --print-errorlogs >$(BUILD)/test-output.txt 2>&1; \
 	  tail -n 40 $(BUILD)/test-output.txt; \
 	  python3 tests/summary.py $(BUILD)/meson-logs/testlog.json
+
+BENCH_JSON ?= $(BUILD)/bench.json
+
+bench: all
+	./$(BUILD)/bench/cpu_fault --json $(BENCH_JSON)
+	./$(BUILD)/bench/cpu_fault --block 1 --json $(BENCH_JSON)
+	@echo "figures appended to $(BENCH_JSON)"
 
 check-asan:
 	$(MAKE) check BUILD=build-asan \

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+#include "bench.h"
+
+static FILE *json;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct bench_stat bench_repeat(double (*fn)(void *arg), void *arg,
+			       int warmup, int reps)
+{
+	double s[BENCH_MAX_REPS];
+
+	if (reps < 1)
+		reps = 1;
+	if (reps > BENCH_MAX_REPS)
+		reps = BENCH_MAX_REPS;
+	for (int i = 0; i < warmup; i++)
+		fn(arg);
+	for (int i = 0; i < reps; i++)
+		s[i] = fn(arg);
+	qsort(s, reps, sizeof(s[0]), cmp_double);
+	return (struct bench_stat){
+		.median = reps % 2 ? s[reps / 2] :
+			  (s[reps / 2 - 1] + s[reps / 2]) / 2,
+		.min = s[0],
+		.max = s[reps - 1],
+	};
+}
+
+const char *bench_option(int argc, char **argv, const char *name)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, name))
+			return argv[i + 1];
+	return NULL;
+}
+
+void bench_begin(int argc, char **argv, const char *title)
+{
+	const char *path = bench_option(argc, argv, "json");
+
+	if (path) {
+		json = fopen(path, "a");
+		if (!json) {
+			perror(path);
+			exit(2);
+		}
+	}
+	printf("== %s\n", title);
+	printf("%-34s %10s %10s %10s %-9s %-20s %10s %7s\n", "figure",
+	       "median", "min", "max", "unit", "baseline", "median",
+	       "ratio");
+}
+
+void bench_report(const char *name, const char *unit, struct bench_stat value,
+		  const char *baseline_name, struct bench_stat baseline,
+		  const char *params)
+{
+	double ratio = value.median / baseline.median;
+
+	printf("%-34s %10.3f %10.3f %10.3f %-9s %-20s %10.3f %7.2f\n", name,
+	       value.median, value.min, value.max, unit, baseline_name,
+	       baseline.median, ratio);
+	if (!json)
+		return;
+	fprintf(json, "{\"name\": \"%s\", \"value\": %.6g, \"min\": %.6g, "
+		"\"max\": %.6g, \"unit\": \"%s\", \"baseline\": %.6g, "
+		"\"baseline_name\": \"%s\", \"ratio\": %.6g, "
+		"\"params\": {%s}}\n", name, value.median, value.min, value.max,
+		unit, baseline.median, baseline_name, ratio, params);
+	fflush(json);
+}
+
+void bench_end(void)
+{
+	if (json)
+		fclose(json);
+	json = NULL;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every benchmark shares: a clock, repetitions with a warm-up, the
+ * median with min and max, and the report. A figure is always printed
+ * with a baseline measured in the same run and their ratio: on a shared,
+ * noisy machine a ratio means much more than an absolute time.
+ *
+ * Each figure is a row of the table on stdout and, when the program was
+ * given --json FILE, one JSON line appended to FILE:
+ *   {"name": ..., "value": ..., "min": ..., "max": ..., "unit": ...,
+ *    "baseline": ..., "baseline_name": ..., "ratio": ..., "params": {...}}
+ */
+#ifndef UHMM_BENCH_H
+#define UHMM_BENCH_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BENCH_MAX_REPS	64
+
+static inline double bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* The median, min and max of reps samples of one quantity. */
+struct bench_stat {
+	double median, min, max;
+};
+
+/*
+ * Run fn(arg) warmup + reps times; each run returns its sample (for
+ * instance ns per page). The warm-up runs are not counted.
+ */
+struct bench_stat bench_repeat(double (*fn)(void *arg), void *arg,
+			       int warmup, int reps);
+
+/* The value of option --name in argv, or NULL. */
+const char *bench_option(int argc, char **argv, const char *name);
+
+/* The report: begin with the program's arguments (--json FILE). */
+void bench_begin(int argc, char **argv, const char *title);
+/*
+ * One figure: value against baseline (ratio = value.median /
+ * baseline.median, so below 1 means faster than the baseline for a
+ * time, slower for a rate). params: JSON members without braces, such as
+ * "\"block\": 16, \"pages\": 16384", or "".
+ */
+void bench_report(const char *name, const char *unit, struct bench_stat value,
+		  const char *baseline_name, struct bench_stat baseline,
+		  const char *params);
+void bench_end(void);
+
+#endif /* UHMM_BENCH_H */
