@@ -68,6 +68,26 @@ static inline bool test_cpu_ptr(void)
 	return env && !strcmp(env, "ptr");
 }
 
+/*
+ * A copy as the CPU would make it, with relaxed atomic loads and stores:
+ * the tests' threads race on purpose, as CPUs may, and check the data
+ * afterwards; ThreadSanitizer is there to check uhmm's own accesses.
+ */
+static inline void cpu_copy(char *dst, const char *src, size_t n)
+{
+	size_t i = 0;
+
+	if (!(((uintptr_t)dst | (uintptr_t)src) & 7))
+		for (; i + 8 <= n; i += 8)
+			__atomic_store_n((uint64_t *)(dst + i),
+					 __atomic_load_n((const uint64_t *)(src + i),
+							 __ATOMIC_RELAXED),
+					 __ATOMIC_RELAXED);
+	for (; i < n; i++)
+		__atomic_store_n(dst + i, __atomic_load_n(src + i,
+				 __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}
+
 static inline ssize_t cpu_access(struct mm_struct *mm, void *addr, void *buf,
 				 size_t len, int write)
 {
@@ -96,9 +116,9 @@ static inline ssize_t cpu_access(struct mm_struct *mm, void *addr, void *buf,
 		if (!host)
 			goto fault;
 		if (write)
-			memcpy(host, p, n);
+			cpu_copy(host, p, n);
 		else
-			memcpy(p, host, n);
+			cpu_copy(p, host, n);
 		a += n;
 		p += n;
 	}

@@ -26,7 +26,7 @@ static bool table_host_mapped(struct mm_struct *mm, unsigned long addr)
 /*
  * Callers keep the tables of [start, end) in place (mmap_lock, or the
  * pgtable_free_lock of an rmap walk) and may hold one PTL: nothing here
- * takes a uhmm lock.
+ * takes a uhmm lock but the window's host_lock, which is innermost.
  */
 void flush_tlb_range(struct mm_struct *mm, unsigned long start,
 		     unsigned long end)

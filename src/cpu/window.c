@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include "cpu/window.h"
+#include "lib/tsan.h"
 
 unsigned long uhmm_window_start;
 unsigned long uhmm_window_end;
@@ -153,9 +154,12 @@ void *uhmm_ptr(struct mm_struct *mm, void *addr)
 
 static int host_reserve(unsigned long haddr, size_t len, int flags)
 {
-	void *p = mmap((void *)haddr, len, PROT_NONE, flags | MAP_PRIVATE |
-		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p;
 
+	tsan_ignore_begin();
+	p = mmap((void *)haddr, len, PROT_NONE, flags | MAP_PRIVATE |
+		 MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	tsan_ignore_end();
 	return p == MAP_FAILED ? -errno : 0;
 }
 
@@ -167,7 +171,9 @@ int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 
 	flags |= fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
 	pthread_rwlock_rdlock(&mm->window->host_lock);
+	tsan_ignore_begin();
 	p = mmap((void *)window_host_addr(mm, addr), len, prot, flags, fd, off);
+	tsan_ignore_end();
 	pthread_rwlock_unlock(&mm->window->host_lock);
 	return p == MAP_FAILED ? -errno : 0;
 }
@@ -194,9 +200,10 @@ void host_unmap_all(struct mm_struct *mm)
 	if (!err)
 		return;
 	pthread_rwlock_wrlock(&w->host_lock);
-	if (munmap((void *)haddr, window_size()))
-		err = -errno;
-	else
+	tsan_ignore_begin();
+	err = munmap((void *)haddr, window_size()) ? -errno : 0;
+	tsan_ignore_end();
+	if (!err)
 		err = host_reserve(haddr, window_size(), MAP_FIXED_NOREPLACE);
 	pthread_rwlock_unlock(&w->host_lock);
 	if (err) {
