@@ -26,16 +26,21 @@
 
 static struct sigaction prev_segv;	/* set once, before ours is in */
 
-/* The host memory behind a present PTE: fd and offset, fd -1 for the
- * zero page. false where the CPU cannot reach the page. */
-static bool pte_backing(pte_t pte, int *fd, off_t *off)
+/* The host memory behind a present PTE at addr: fd and offset. false
+ * where the CPU cannot reach the page. */
+static bool pte_backing(pte_t pte, unsigned long addr, int *fd, off_t *off)
 {
 	unsigned long pfn = pte_pfn(pte);
 	struct page *page;
 
+	if (pfn == page_to_pfn(zero_page())) {
+		*fd = host_zero_fd;
+		*off = (off_t)(addr & (PMD_SIZE - 1));
+		return true;
+	}
 	if (pfn_is_ram(pfn)) {
-		*fd = pfn == page_to_pfn(zero_page()) ? -1 : uhmm_ram.fd;
-		*off = *fd < 0 ? 0 : (off_t)pfn << PAGE_SHIFT;
+		*fd = uhmm_ram.fd;
+		*off = (off_t)pfn << PAGE_SHIFT;
 		return true;
 	}
 	page = pfn_to_page(pfn);
@@ -61,17 +66,16 @@ static int pte_host_prot(struct vm_area_struct *vma, pte_t pte)
 	return prot;
 }
 
-/* Does pte continue a run of prot on fd, at off for the page? */
-static bool run_continues(struct vm_area_struct *vma, pte_t pte, int prot,
-			  int fd, off_t off)
+/* Does pte, at addr, continue a run of prot on fd, at off for it? */
+static bool run_continues(struct vm_area_struct *vma, pte_t pte,
+			  unsigned long addr, int prot, int fd, off_t off)
 {
 	int pfd;
 	off_t poff;
 
-	if (!pte_present(pte) || !pte_backing(pte, &pfd, &poff))
+	if (!pte_present(pte) || !pte_backing(pte, addr, &pfd, &poff))
 		return false;
-	return pfd == fd && (fd < 0 || poff == off) &&
-	       pte_host_prot(vma, pte) == prot;
+	return pfd == fd && poff == off && pte_host_prot(vma, pte) == prot;
 }
 
 /*
@@ -104,7 +108,7 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 		return 0;
 	ptep = pte_offset_map_lock(pmd, addr, &ptl);
 	pte = ptep_get(ptep);
-	if (!pte_present(pte) || !pte_backing(pte, &fd, &off) ||
+	if (!pte_present(pte) || !pte_backing(pte, addr, &fd, &off) ||
 	    (write && !(pte_write(pte) && pte_dirty(pte)))) {
 		pte_unmap_unlock(ptep, ptl);
 		return 0;
@@ -114,15 +118,16 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 	prot = pte_host_prot(vma, pte);
 
 	for (start = addr; start > lo; start -= PAGE_SIZE)
-		if (!run_continues(vma, ptep_get(ptep - (addr - start) / PAGE_SIZE - 1),
-				   prot, fd, off - (off_t)(addr - start) - PAGE_SIZE))
+		if (!run_continues(vma,
+				   ptep_get(ptep - (addr - start) / PAGE_SIZE - 1),
+				   start - PAGE_SIZE, prot, fd,
+				   off - (off_t)(addr - start) - PAGE_SIZE))
 			break;
 	for (end = addr + PAGE_SIZE; end < hi; end += PAGE_SIZE)
 		if (!run_continues(vma, ptep_get(ptep + (end - addr) / PAGE_SIZE),
-				   prot, fd, off + (off_t)(end - addr)))
+				   end, prot, fd, off + (off_t)(end - addr)))
 			break;
-	if (fd >= 0)
-		off -= (off_t)(addr - start);
+	off -= (off_t)(addr - start);
 
 	/* Before the mapping exists: see src/cpu/tlb.c. */
 	set_page_flag(table_entry_page(table_entry_read(&pmd->pmd)),

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu/window.h"
 #include "lib/tsan.h"
@@ -61,12 +62,25 @@ static unsigned long reserve(size_t size)
 	return start;
 }
 
+int host_zero_fd = -1;
+
 int window_init(size_t size)
 {
 	unsigned long start = reserve(size);
 
 	if (!start)
 		return -errno;
+	/* Never written: its pages are zeros wherever they are mapped. */
+	host_zero_fd = memfd_create("uhmm-zero", MFD_CLOEXEC);
+	if (host_zero_fd < 0 || ftruncate(host_zero_fd, PMD_SIZE)) {
+		int err = -errno;
+
+		if (host_zero_fd >= 0)
+			close(host_zero_fd);
+		host_zero_fd = -1;
+		munmap((void *)start, size);
+		return err;
+	}
 	uhmm_window_start = start;
 	uhmm_window_end = start + size;
 	windows[0].base = start;
@@ -166,10 +180,9 @@ static int host_reserve(unsigned long haddr, size_t len, int flags)
 int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	     int fd, off_t off)
 {
-	int flags = MAP_FIXED | MAP_POPULATE;
+	int flags = MAP_FIXED | MAP_POPULATE | MAP_SHARED;
 	void *p;
 
-	flags |= fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
 	pthread_rwlock_rdlock(&mm->window->host_lock);
 	tsan_ignore_begin();
 	p = mmap((void *)window_host_addr(mm, addr), len, prot, flags, fd, off);

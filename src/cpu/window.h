@@ -48,12 +48,21 @@ static inline unsigned long window_host_addr(const struct mm_struct *mm,
  * Host mappings (the only place besides src/mm/physmem.c that asks the
  * host for memory). All take mm addresses, page aligned.
  *
- * host_map(): map [addr, addr + len) to fd at off with prot, prefaulted;
- * fd < 0 maps zeros (the zero page, read-only). -errno on failure.
+ * host_map(): map [addr, addr + len) to fd at off with prot, prefaulted.
+ * -errno on failure.
  * host_unmap(): make [addr, addr + len) PROT_NONE again. Never fails:
  * where the host cannot split its mappings it empties the whole window.
  * host_unmap_all(): empty the whole window.
  */
+/*
+ * The zero page, as the host maps it: PMD_SIZE bytes of a memfd that is
+ * never written, mapped read-only at the offset of the address within
+ * its 2 MiB, so that a run of zero-page PTEs is one host mapping that
+ * the host populates in one go (its fault-around), as it would not for
+ * a private anonymous mapping.
+ */
+extern int host_zero_fd;
+
 int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	     int fd, off_t off);
 void host_unmap(struct mm_struct *mm, unsigned long addr, size_t len);

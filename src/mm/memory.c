@@ -451,17 +451,50 @@ static unsigned long anon_block_pfn_hint(pte_t *table, unsigned long idx,
 }
 
 /*
- * Pages for the block at start, in line with its neighbours if it can;
- * the first block of a PTE table where a whole table's run is free.
+ * The pfn for the page at addr that follows the page mapped at
+ * neighbour (in another PTE table, under mmap_lock), or 0; only if the
+ * 2 MiB of RAM around it is all free, so that the rest of addr's table
+ * can follow.
+ */
+static unsigned long neighbour_pfn_hint(struct vm_area_struct *vma,
+					unsigned long neighbour,
+					unsigned long addr)
+{
+	unsigned long pfn;
+	pmd_t *pmd;
+	pte_t pte;
+
+	if (neighbour < vma->vm_start || neighbour >= vma->vm_end)
+		return 0;
+	pmd = pte_table_lookup(vma->vm_mm, neighbour);
+	if (!pmd)
+		return 0;
+	pte = ptep_get(pte_offset(pmd, neighbour));
+	if (!pte_present(pte) || pte_special(pte))
+		return 0;
+	if (addr < neighbour && pte_pfn(pte) < (neighbour - addr) / PAGE_SIZE)
+		return 0;
+	pfn = pte_pfn(pte) + (long)(addr - neighbour) / (long)PAGE_SIZE;
+	return pfn_block_free(pfn, PMD_SHIFT - PAGE_SHIFT) ? pfn : 0;
+}
+
+/*
+ * Pages for the block at start, in line with the nearest mapped page of
+ * its PTE table, else with the neighbouring tables' edges, else at the
+ * place in a free 2 MiB run where the whole table's run would fit.
  */
 static struct page *alloc_anon_block(struct vm_fault *vmf, unsigned long start,
 				     unsigned int order)
 {
-	unsigned long idx = pte_index(start);
+	unsigned long idx = pte_index(start), table = start - idx * PAGE_SIZE;
 	unsigned long hint = anon_block_pfn_hint(pte_offset(vmf->pmd, start) -
 						 idx, idx, 1UL << order);
 	struct page *page = NULL;
 
+	if (!hint)
+		hint = neighbour_pfn_hint(vmf->vma, table - PAGE_SIZE, start);
+	if (!hint)
+		hint = neighbour_pfn_hint(vmf->vma, table + PMD_SIZE, start);
 	if (!hint) {
 		hint = free_block_pfn(PMD_SHIFT - PAGE_SHIFT);
 		if (hint)

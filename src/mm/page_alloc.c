@@ -177,6 +177,21 @@ unsigned long free_block_pfn(unsigned int order)
 	return pfn;
 }
 
+/* Is the aligned block of 2^order pages around pfn all free now? */
+bool pfn_block_free(unsigned long pfn, unsigned int order)
+{
+	bool free = false;
+
+	if (!pfn_is_ram(ALIGN_DOWN(pfn, 1UL << order)))
+		return false;
+	spin_lock(&zone.lock);
+	for (unsigned int cur = order; cur <= MAX_PAGE_ORDER && !free; cur++)
+		free = page_is_buddy(&uhmm_ram.mem_map[ALIGN_DOWN(pfn,
+							1UL << cur)], cur);
+	spin_unlock(&zone.lock);
+	return free;
+}
+
 /*
  * The block of 2^order pages at pfn (aligned to it), cut out of the free
  * block that holds it; NULL if any of it is in use. Lets a fault ask for

@@ -46,6 +46,7 @@ int page_alloc_init(void);
 /* The free block of 2^order pages at pfn, or NULL (page_alloc.c). */
 struct page *alloc_pages_at(unsigned long pfn, unsigned int order);
 unsigned long free_block_pfn(unsigned int order);
+bool pfn_block_free(unsigned long pfn, unsigned int order);
 
 /* Page-table pages in use (page_alloc.c keeps the count). */
 void pgtable_page_accounted(long delta);
