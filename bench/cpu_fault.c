@@ -85,28 +85,21 @@ static void touch_read(char *p)
 		abort();
 }
 
-/* ns per page of a first-touch write. */
-static double first_write(void *arg)
+struct first_touch {
+	const struct side *side;
+	void (*touch)(char *p);
+};
+
+/* ns per page of a first touch of every page. */
+static double first_touch(void *arg)
 {
-	const struct side *s = arg;
-	char *p = s->map();
+	const struct first_touch *ft = arg;
+	char *p = ft->side->map();
 	double t0 = bench_now_ns();
 
-	touch_write(p);
+	ft->touch(p);
 	t0 = (bench_now_ns() - t0) / (size / PAGE);
-	s->unmap(p);
-	return t0;
-}
-
-static double first_read(void *arg)
-{
-	const struct side *s = arg;
-	char *p = s->map();
-	double t0 = bench_now_ns();
-
-	touch_read(p);
-	t0 = (bench_now_ns() - t0) / (size / PAGE);
-	s->unmap(p);
+	ft->side->unmap(p);
 	return t0;
 }
 
@@ -153,12 +146,16 @@ int main(int argc, char **argv)
 		 config.anon_block_pages, size >> 20);
 
 	bench_begin(argc, argv, "CPU faults in managed memory");
-	v = bench_repeat(first_write, (void *)&managed, 2, 9);
-	b = bench_repeat(first_write, (void *)&native, 2, 9);
+	v = bench_repeat(first_touch, &(struct first_touch){ &managed,
+			 touch_write }, 2, 9);
+	b = bench_repeat(first_touch, &(struct first_touch){ &native,
+			 touch_write }, 2, 9);
 	bench_report("cpu_first_touch_write", "ns/page", v,
 		     "native_fault_write", b, params);
-	v = bench_repeat(first_read, (void *)&managed, 2, 9);
-	b = bench_repeat(first_read, (void *)&native, 2, 9);
+	v = bench_repeat(first_touch, &(struct first_touch){ &managed,
+			 touch_read }, 2, 9);
+	b = bench_repeat(first_touch, &(struct first_touch){ &native,
+			 touch_read }, 2, 9);
 	bench_report("cpu_first_touch_read", "ns/page", v,
 		     "native_fault_read", b, params);
 	v = bench_repeat(shootdown, (void *)&managed, 2, 9);

@@ -125,6 +125,15 @@ static void free_pages_ok(struct page *page, unsigned int order)
 	spin_unlock(&zone.lock);
 }
 
+/* A block just taken off the free lists, as its caller gets it. */
+static struct page *prep_new_page(struct page *page, unsigned int order)
+{
+	atomic_store(&page->_refcount, 1);
+	if (page_poisoning)
+		check_poison(page, order);
+	return page;
+}
+
 static struct page *__alloc_pages(unsigned int order)
 {
 	struct page *page = NULL;
@@ -149,13 +158,7 @@ static struct page *__alloc_pages(unsigned int order)
 		zone.free_pages -= 1UL << order;
 	}
 	spin_unlock(&zone.lock);
-
-	if (page) {
-		atomic_store(&page->_refcount, 1);
-		if (page_poisoning)
-			check_poison(page, order);
-	}
-	return page;
+	return page ? prep_new_page(page, order) : NULL;
 }
 
 /*
@@ -231,13 +234,7 @@ struct page *alloc_pages_at(unsigned long pfn, unsigned int order)
 		page = &uhmm_ram.mem_map[pfn];
 	}
 	spin_unlock(&zone.lock);
-
-	if (page) {
-		atomic_store(&page->_refcount, 1);
-		if (page_poisoning)
-			check_poison(page, order);
-	}
-	return page;
+	return page ? prep_new_page(page, order) : NULL;
 }
 
 struct page *alloc_pages(unsigned int order)
