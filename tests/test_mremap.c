@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 
 #include "test_util.h"
 #include "mm/mm_internal.h"
@@ -829,6 +830,88 @@ static void test_threads_race(void **state)
 	threads_race(true);
 }
 
+
+/*
+ * The device evicts its memory (migrate_device_range: no mmap_lock,
+ * migration entries found by address) while the range moves back and
+ * forth: the move waits for the entries to go, the eviction finds each
+ * page where it is mapped, and no data is lost.
+ */
+struct evictor {
+	struct dmirror *d;
+	pthread_barrier_t *barrier;
+	int iterations;
+	int err;
+};
+
+static void *evict_loop(void *arg)
+{
+	struct evictor *e = arg;
+	struct hmm_dmirror_cmd cmd = { .npages = 1 };
+
+	for (int i = 0; i < e->iterations; i++) {
+		pthread_barrier_wait(e->barrier);
+		cmd.addr = 0;
+		if (dmirror_cmd(e->d, HMM_DMIRROR_RELEASE, &cmd) && !e->err)
+			e->err = -1;
+		pthread_barrier_wait(e->barrier);
+	}
+	return NULL;
+}
+
+static void spin_us(long us)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000 +
+	       (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+}
+
+static void test_evict_race(void **state)
+{
+	enum { ITERATIONS = 40, PAGES = 32 };
+	struct mm_struct *mm = uhmm_mm_create();
+	struct dmirror *d = dmirror_open(mm, 0);
+	size_t len = PAGES * PAGE_SIZE;
+	char *a = map_anon(mm, NULL, len), *b = free_range(mm, len);
+	pthread_barrier_t barrier;
+	struct evictor e = { .d = d, .barrier = &barrier,
+			     .iterations = ITERATIONS };
+	void *buf = malloc(len);
+	pthread_t th;
+
+	pthread_barrier_init(&barrier, NULL, 2);
+	fill(mm, a, PAGES, 20);
+	assert_int_equal(pthread_create(&th, NULL, evict_loop, &e), 0);
+	for (int i = 0; i < ITERATIONS; i++) {
+		char *from = i & 1 ? b : a, *to = i & 1 ? a : b;
+		uint64_t cpages;
+
+		assert_int_equal(dmirror_run(d, HMM_DMIRROR_MIGRATE_TO_DEV,
+					     from, buf, PAGES, &cpages), 0);
+		assert_int_equal(cpages, PAGES);
+		pthread_barrier_wait(&barrier);
+		/* Give the eviction head starts from 0 to about its whole
+		 * run (under a millisecond). */
+		spin_us((i % 10) * 60);
+		assert_ptr_equal(xmremap(mm, from, len, len,
+					 MREMAP_MAYMOVE | MREMAP_FIXED, to),
+				 to);
+		pthread_barrier_wait(&barrier);
+		check(mm, to, PAGES, 20);
+		check_unmapped(mm, from, PAGES);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(e.err, 0);
+	pthread_barrier_destroy(&barrier);
+	dmirror_close(d);
+	uhmm_mm_exit(mm);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -857,6 +940,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_coherent_fork,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_race, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_evict_race, setup,
 						teardown),
 	};
 
