@@ -31,11 +31,12 @@
  *    range instead.
  *  - No hugetlbfs (anon_write_hugetlbfs, compound): the MAP_HUGETLB mmap
  *    must fail, and then the kernel test skips or returns; so do these.
- *  - No mmap of the device itself (mixedmap) and no mremap
- *    (migrate_remap_fault): skipped. hmm_gup_test takes and releases
- *    its pages with get_user_pages_remote and pin_user_pages_remote
- *    where the kernel test uses the gup_test module (which also has
- *    fast variants).
+ *  - No mmap of the device itself (mixedmap): skipped. hmm_gup_test
+ *    takes and releases its pages with get_user_pages_remote and
+ *    pin_user_pages_remote where the kernel test uses the gup_test
+ *    module (which also has fast variants).
+ *  - migrate_remap_fault moves with uhmm_mremap() where the kernel test
+ *    calls mremap().
  *  - file_write: shared file mappings reach the file on msync, munmap and
  *    exit (README), so the test msyncs before its pread.
  *  - migrate_anon_huge_zero_err reads the new mapping where the kernel
@@ -1665,11 +1666,74 @@ static void test_migrate_partial_unmap_fault(void **state)
 	}
 }
 
-/* migrate_remap_fault: mremap a PMD before or after migrating it. */
+/* One pass of migrate_remap_fault: see below. */
+static void remap_fault_one(struct hmm_fixture *f, bool before,
+			    bool dont_unmap, bool use_thp, unsigned long off)
+{
+	unsigned long size = PMD_SIZE, npages = size >> PAGE_SHIFT;
+	unsigned long nints = size / sizeof(int);
+	int flags = MREMAP_MAYMOVE | MREMAP_FIXED;
+	int *mirror = xmalloc(size);
+	char *old_ptr, *map, *ptr, *new_ptr = NULL;
+	struct hmm_counts c;
+
+	if (dont_unmap)
+		flags |= MREMAP_DONTUNMAP;
+	memset(mirror, 0xFF, size);
+	old_ptr = hmm_mmap(f->mm, 8 * size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	map = pmd_align(old_ptr);
+	madvise_thp(f->mm, map, size, use_thp ? MADV_HUGEPAGE :
+		    MADV_NOHUGEPAGE);
+	hmm_munmap(f->mm, map + size, size * 2);
+	ptr = map;
+
+	cpu_fill(f->mm, ptr, 0, nints, 1, 0);
+
+	if (before) {
+		new_ptr = uhmm_mremap(f->mm, map, size, size, flags,
+				      map + size + off);
+		assert_ptr_not_equal(new_ptr, MAP_FAILED);
+		ptr = new_ptr;
+	}
+
+	assert_int_equal(hmm_migrate_sys_to_dev(f->fd, ptr, mirror, npages,
+						&c), 0);
+	assert_int_equal(c.cpages, npages);
+	seq_check(mirror, 0, nints, 1, 0, "mirror");
+
+	if (!before) {
+		new_ptr = uhmm_mremap(f->mm, map, size, size, flags,
+				      map + size + off);
+		assert_ptr_not_equal(new_ptr, MAP_FAILED);
+		ptr = new_ptr;
+	}
+	assert_ptr_equal(new_ptr, map + size + off);
+
+	/* Fault the pages back to system memory and check them. */
+	cpu_check(f->mm, ptr, 0, nints, 1, 0, "ptr");
+
+	hmm_munmap(f->mm, new_ptr, size);
+	hmm_munmap(f->mm, old_ptr, 8 * size);
+	free(mirror);
+}
+
+/* migrate_remap_fault: mremap a PMD (MAYMOVE|FIXED, with and without
+ * DONTUNMAP) to three offsets past it, before or after migrating it to
+ * the device; the device reads what was written, and the CPU reads it
+ * back at the new address. 24 passes. */
 static void test_migrate_remap_fault(void **state)
 {
-	(void)state;
-	hmm_skip("no mremap (uhmm_mremap) in uhmm yet");
+	struct hmm_fixture *f = *state;
+	unsigned long offsets[] = { 0, PMD_SIZE / 4, PMD_SIZE / 2 };
+
+	for (int before = 0; before < 2; ++before)
+		for (int dont_unmap = 0; dont_unmap < 2; ++dont_unmap)
+			for (int use_thp = 0; use_thp < 2; ++use_thp)
+				for (unsigned long j = 0;
+				     j < ARRAY_SIZE(offsets); ++j)
+					remap_fault_one(f, before, dont_unmap,
+							use_thp, offsets[j]);
 }
 
 /* migrate_anon_huge_err: the device fails its (huge) page allocation

@@ -87,6 +87,48 @@ void *uhmm_mmap(struct mm_struct *mm, void *addr, size_t len, int prot,
 /* munmap(2): 0, or -1 with EINVAL. Unmapping nothing is not an error. */
 int uhmm_munmap(struct mm_struct *mm, void *addr, size_t len);
 
+/* <sys/mman.h> has these only with _GNU_SOURCE; the values are Linux's. */
+#ifndef MREMAP_MAYMOVE
+#define MREMAP_MAYMOVE		1
+#endif
+#ifndef MREMAP_FIXED
+#define MREMAP_FIXED		2
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP	4
+#endif
+
+/*
+ * mremap(2) in mm: resize the mapping [old_addr, old_addr + old_len),
+ * which must lie in one VMA, to new_len bytes. Lengths are rounded up
+ * to pages. Without flags it shrinks in place (the tail is unmapped) or
+ * grows in place if the space after the VMA is free. MREMAP_MAYMOVE
+ * lets it move where growing in place is not possible; MREMAP_FIXED
+ * (with MAYMOVE; the fifth argument, void *new_addr, is read only with
+ * it) moves it to new_addr, unmapping whatever was there first;
+ * MREMAP_DONTUNMAP (with MAYMOVE, old_len == new_len) moves it and
+ * leaves the old range mapped, empty: private memory reads zeros there
+ * again, file memory the file.
+ *
+ * A move keeps every page where it is (device pages stay on the device)
+ * and notifies the old range with MMU_NOTIFY_UNMAP before any PTE
+ * changes; the new range faults in from the moved page tables. A device
+ * page that a uhmm_fork() relative maps too is first copied to system
+ * RAM for this mm, as a CPU write would copy it.
+ *
+ * Returns the (new) address, or MAP_FAILED with errno: EINVAL (unknown
+ * flags, unaligned old_addr or new_addr, old_len or new_len 0, FIXED or
+ * DONTUNMAP without MAYMOVE, DONTUNMAP with a size change, a FIXED
+ * range outside the address space or overlapping the old one), EFAULT
+ * (old_addr is not mapped, or the old range runs past its VMA), ENOMEM
+ * (cannot grow in place without MAYMOVE, no free range to move to, out
+ * of memory), EAGAIN (a shared device page its owner would not
+ * migrate). Unlike Linux, old_len 0 (a second mapping of shared
+ * memory) is refused with EINVAL.
+ */
+void *uhmm_mremap(struct mm_struct *mm, void *old_addr, size_t old_len,
+		  size_t new_len, int flags, ... /* void *new_addr */);
+
 /* mprotect(2): 0, or -1 with EINVAL (bad prot, unaligned), ENOMEM (part
  * of the range is not mapped), EACCES (PROT_WRITE on a shared mapping of
  * a file not open for writing). */

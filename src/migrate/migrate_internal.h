@@ -5,12 +5,14 @@
  *
  * The reverse map of device pages. uhmm has no rmap, but a device page
  * (private or coherent) is only ever mapped where a migration put it,
- * and mappings never move (no mremap) while fork copies them to the same
- * address of the child: so every mapping of a device page, in any mm, is
- * at page->index. Whoever maps a device page (migrate_vma_insert_page(),
- * remove_migration_pte()) sets page->index, holding the page lock of
- * that page (a migration destination is handed over locked); the rmap
- * walk reads it holding the page lock too. free_zone_device_page()
+ * fork copies its mappings to the same address of the child, and
+ * mremap moves only a mapping no other mm shares (src/mm/mremap.c gives
+ * the mover its own copy first): so every mapping of a device page, in
+ * any mm, is at page->index. Whoever maps or moves a device page
+ * (migrate_vma_insert_page(), remove_migration_pte(), move_ptes())
+ * sets page->index, holding the page lock of that page (a migration
+ * destination is handed over locked); the rmap walk reads it holding
+ * the page lock too. free_zone_device_page()
  * clears it when no one can hold a reference any more.
  */
 #ifndef UHMM_MIGRATE_INTERNAL_H
