@@ -6,7 +6,7 @@
  * (the host's page fault); and the shootdown of a touched region
  * (uhmm_munmap) against the host's munmap().
  *
- *	cpu_fault [--block PAGES] [--mib SIZE] [--json FILE]
+ *	cpu_fault [--block PAGES] [--mib SIZE] [--quick] [--json FILE]
  *
  * The native baseline is 4 KiB pages: its region is MADV_NOHUGEPAGE.
  */
@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 	char params[128];
 	int err;
 
-	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : 64) << 20;
+	size = (mib_opt ? strtoul(mib_opt, NULL, 0) :
+		bench_quick(argc, argv) ? 16 : 64) << 20;
 	if (size * 2 > config.ram_size)
 		config.ram_size = size * 2;
 	err = uhmm_init(&config);
