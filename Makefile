@@ -36,6 +36,10 @@ bench: all
 	./$(BUILD)/bench/dmirror_fault $(BENCH_RUN)
 	./$(BUILD)/bench/cpu_fault $(BENCH_RUN)
 	./$(BUILD)/bench/cpu_fault --block 1 $(BENCH_RUN)
+	./$(BUILD)/bench/uffd_fault $(BENCH_RUN)
+	./$(BUILD)/bench/uffd_fault --block 1 $(BENCH_RUN)
+	./$(BUILD)/bench/migrate $(BENCH_RUN)
+	./$(BUILD)/bench/devmem_fault $(BENCH_RUN)
 	@echo "figures appended to $(BENCH_JSON)"
 
 check-asan:
