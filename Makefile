@@ -40,6 +40,8 @@ bench: all
 	./$(BUILD)/bench/uffd_fault --block 1 $(BENCH_RUN)
 	./$(BUILD)/bench/migrate $(BENCH_RUN)
 	./$(BUILD)/bench/devmem_fault $(BENCH_RUN)
+	./$(BUILD)/bench/notifier_munmap $(BENCH_RUN)
+	./$(BUILD)/bench/scaling $(BENCH_RUN)
 	@echo "figures appended to $(BENCH_JSON)"
 
 check-asan:
