@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 		.ram_size = 1UL << 30,
 	};
 	struct bench_stat v, b;
-	char params[128];
+	char params[128], title[64];
 	int err;
 
 	size = (mib_opt ? strtoul(mib_opt, NULL, 0) :
@@ -153,7 +153,9 @@ int main(int argc, char **argv)
 		 "\"block_pages\": %u, \"region_mib\": %zu",
 		 config.anon_block_pages, size >> 20);
 
-	bench_begin(argc, argv, "CPU faults in managed memory");
+	snprintf(title, sizeof(title), "CPU faults in managed memory (block %u)",
+		 config.anon_block_pages);
+	bench_begin(argc, argv, title);
 	v = bench_repeat(first_write, (void *)&managed, 2, 9);
 	b = bench_repeat(first_write, (void *)&native, 2, 9);
 	bench_report("cpu_first_touch_write", "ns/page", v,

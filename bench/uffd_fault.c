@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 	struct bench_stat m, u, b;
 	const char *skip;
 	pthread_t handler;
-	char params[160];
+	char params[160], title[80];
 	int err;
 
 	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : quick ? 16 : 64) << 20;
@@ -214,7 +214,10 @@ int main(int argc, char **argv)
 		 "\"uffd\": \"MISSING, UFFDIO_COPY, handler thread\"",
 		 config.anon_block_pages, size >> 20);
 
-	bench_begin(argc, argv, "first-touch faults: uhmm against userfaultfd");
+	snprintf(title, sizeof(title),
+		 "first-touch faults: uhmm against userfaultfd (block %u)",
+		 config.anon_block_pages);
+	bench_begin(argc, argv, title);
 	skip = uffd_open();
 	if (skip) {
 		printf("skipped: %s\n", skip);
