@@ -2,7 +2,8 @@
 #   make demo    build, then run the demo program
 #   make check   build, then run every test
 #   make bench   build, then run the benchmarks (BENCH_JSON=FILE: one JSON
-#                line per figure appended to FILE)
+#                line per figure appended to FILE; BENCH_ARGS=--quick:
+#                smaller sizes, fewer repetitions)
 # Sanitizer runs: make check-asan (AddressSanitizer+UBSan), make check-tsan.
 
 BUILD      ?= build
@@ -26,10 +27,21 @@ check: all
 	  python3 tests/summary.py $(BUILD)/meson-logs/testlog.json
 
 BENCH_JSON ?= $(BUILD)/bench.json
+BENCH_ARGS ?=
+BENCH_RUN   = --json $(BENCH_JSON) $(BENCH_ARGS)
 
 bench: all
-	./$(BUILD)/bench/cpu_fault --json $(BENCH_JSON)
-	./$(BUILD)/bench/cpu_fault --block 1 --json $(BENCH_JSON)
+	./$(BUILD)/bench/hmm_snapshot $(BENCH_RUN)
+	./$(BUILD)/bench/hmm_fault $(BENCH_RUN)
+	./$(BUILD)/bench/dmirror_fault $(BENCH_RUN)
+	./$(BUILD)/bench/cpu_fault $(BENCH_RUN)
+	./$(BUILD)/bench/cpu_fault --block 1 $(BENCH_RUN)
+	./$(BUILD)/bench/uffd_fault $(BENCH_RUN)
+	./$(BUILD)/bench/uffd_fault --block 1 $(BENCH_RUN)
+	./$(BUILD)/bench/migrate $(BENCH_RUN)
+	./$(BUILD)/bench/devmem_fault $(BENCH_RUN)
+	./$(BUILD)/bench/notifier_munmap $(BENCH_RUN)
+	./$(BUILD)/bench/scaling $(BENCH_RUN)
 	@echo "figures appended to $(BENCH_JSON)"
 
 check-asan:

@@ -10,6 +10,16 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+struct bench_stat bench_stat_of(double *s, int n)
+{
+	qsort(s, n, sizeof(s[0]), cmp_double);
+	return (struct bench_stat){
+		.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2,
+		.min = s[0],
+		.max = s[n - 1],
+	};
+}
+
 struct bench_stat bench_repeat(double (*fn)(void *arg), void *arg,
 			       int warmup, int reps)
 {
@@ -23,13 +33,7 @@ struct bench_stat bench_repeat(double (*fn)(void *arg), void *arg,
 		fn(arg);
 	for (int i = 0; i < reps; i++)
 		s[i] = fn(arg);
-	qsort(s, reps, sizeof(s[0]), cmp_double);
-	return (struct bench_stat){
-		.median = reps % 2 ? s[reps / 2] :
-			  (s[reps / 2 - 1] + s[reps / 2]) / 2,
-		.min = s[0],
-		.max = s[reps - 1],
-	};
+	return bench_stat_of(s, reps);
 }
 
 const char *bench_option(int argc, char **argv, const char *name)
@@ -38,6 +42,14 @@ const char *bench_option(int argc, char **argv, const char *name)
 		if (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, name))
 			return argv[i + 1];
 	return NULL;
+}
+
+bool bench_flag(int argc, char **argv, const char *name)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, name))
+			return true;
+	return false;
 }
 
 void bench_begin(int argc, char **argv, const char *title)

@@ -13,6 +13,7 @@
 #ifndef UHMM_BENCH_H
 #define UHMM_BENCH_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,33 @@ struct bench_stat {
 struct bench_stat bench_repeat(double (*fn)(void *arg), void *arg,
 			       int warmup, int reps);
 
+/* The median, min and max of n samples already taken (sorts them). */
+struct bench_stat bench_stat_of(double *samples, int n);
+
 /* The value of option --name in argv, or NULL. */
 const char *bench_option(int argc, char **argv, const char *name);
+/* Whether the flag --name (no value) is in argv. */
+bool bench_flag(int argc, char **argv, const char *name);
+/*
+ * --quick: every program shrinks its sizes and repetitions (a smoke run,
+ * or a slow machine); the figures say so in their params.
+ */
+static inline bool bench_quick(int argc, char **argv)
+{
+	return bench_flag(argc, argv, "quick");
+}
+
+/*
+ * The native baseline most figures share: ns per page of a first touch
+ * (a write, or a read) of every page of size bytes of fresh private
+ * anonymous mmap() memory, 4 KiB pages (MADV_NOHUGEPAGE). For
+ * bench_repeat(): arg is a struct bench_native.
+ */
+struct bench_native {
+	size_t size;
+	bool write;
+};
+double bench_native_fault(void *arg);
 
 /* The report: begin with the program's arguments (--json FILE). */
 void bench_begin(int argc, char **argv, const char *title);

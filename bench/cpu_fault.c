@@ -6,7 +6,7 @@
  * (the host's page fault); and the shootdown of a touched region
  * (uhmm_munmap) against the host's munmap().
  *
- *	cpu_fault [--block PAGES] [--mib SIZE] [--json FILE]
+ *	cpu_fault [--block PAGES] [--mib SIZE] [--quick] [--json FILE]
  *
  * The native baseline is 4 KiB pages: its region is MADV_NOHUGEPAGE.
  */
@@ -125,10 +125,11 @@ int main(int argc, char **argv)
 		.ram_size = 1UL << 30,
 	};
 	struct bench_stat v, b;
-	char params[128];
+	char params[128], title[64];
 	int err;
 
-	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : 64) << 20;
+	size = (mib_opt ? strtoul(mib_opt, NULL, 0) :
+		bench_quick(argc, argv) ? 16 : 64) << 20;
 	if (size * 2 > config.ram_size)
 		config.ram_size = size * 2;
 	err = uhmm_init(&config);
@@ -145,7 +146,9 @@ int main(int argc, char **argv)
 		 "\"block_pages\": %u, \"region_mib\": %zu",
 		 config.anon_block_pages, size >> 20);
 
-	bench_begin(argc, argv, "CPU faults in managed memory");
+	snprintf(title, sizeof(title), "CPU faults in managed memory (block %u)",
+		 config.anon_block_pages);
+	bench_begin(argc, argv, title);
 	v = bench_repeat(first_touch, &(struct first_touch){ &managed,
 			 touch_write }, 2, 9);
 	b = bench_repeat(first_touch, &(struct first_touch){ &native,

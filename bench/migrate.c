@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+/*
+ * migrate_vma_setup / pages / finalize to device-private memory and back,
+ * driven directly (no dmirror command, so no copy but the migration's
+ * own), against memcpy() of the same bytes in the same pieces.
+ *
+ *	migrate [--mib SIZE] [--quick] [--json FILE]
+ *
+ *  4 KiB-scattered: every other page of the region, one migrate_vma call
+ *	per page (a driver migrating scattered pages has no longer run);
+ *	baseline: memcpy() of 4 KiB at every other page.
+ *  2 MiB-aligned: 2 MiB-aligned ranges of 512 pages, one call each;
+ *	baseline: memcpy() of 2 MiB pieces.
+ *
+ * The device is this file's: one pagemap of device-private memory from
+ * memremap_pages(), its "device RAM" a host buffer, a free list of pages,
+ * as drivers/dmirror does. GB/s counts the bytes that moved.
+ */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+
+#include <uhmm/uhmm.h>
+
+#include "bench.h"
+
+#define PAGE		4096UL
+#define RANGE_PAGES	512UL
+
+static struct dev_pagemap pgmap;
+static char *devmem;			/* contents of the device's pages */
+static struct page **free_pages;	/* a stack of free device pages */
+static unsigned long nr_free;
+
+static void *devpage_data(struct page *page)
+{
+	return devmem + ((page_to_pfn(page) - pgmap.pfn_first) * PAGE);
+}
+
+static void devpage_free(struct page *page)
+{
+	free_pages[nr_free++] = page;
+}
+
+static struct page *devpage_alloc(void)
+{
+	struct page *page;
+
+	if (!nr_free)
+		return NULL;
+	page = free_pages[--nr_free];
+	zone_device_page_init(page);
+	return page;
+}
+
+/* Pages to system RAM; returns how many moved. src, dst: npages each. */
+static unsigned long copy_to_ram(struct migrate_vma *args)
+{
+	unsigned long moved = 0;
+
+	for (unsigned long i = 0; i < args->npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		args->dst[i] = 0;
+		if (!spage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		dpage = alloc_page();
+		if (!dpage)
+			continue;
+		lock_page(dpage);
+		memcpy(page_address(dpage), devpage_data(spage), PAGE);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       (args->src[i] & MIGRATE_PFN_WRITE);
+		moved++;
+	}
+	return moved;
+}
+
+static unsigned long copy_to_device(struct migrate_vma *args)
+{
+	unsigned long moved = 0;
+
+	for (unsigned long i = 0; i < args->npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		args->dst[i] = 0;
+		if (!spage || !(args->src[i] & MIGRATE_PFN_MIGRATE) ||
+		    is_zone_device_page(spage))
+			continue;
+		dpage = devpage_alloc();
+		if (!dpage)
+			continue;
+		memcpy(devpage_data(dpage), page_address(spage), PAGE);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       (args->src[i] & MIGRATE_PFN_WRITE);
+		moved++;
+	}
+	return moved;
+}
+
+/* Migrate [start, end) one way; returns the pages that moved. */
+static unsigned long migrate_range(struct mm_struct *mm, unsigned long start,
+				   unsigned long end, bool to_device)
+{
+	unsigned long src[RANGE_PAGES], dst[RANGE_PAGES], moved;
+	struct migrate_vma args = {
+		.vma = vma_lookup(mm, start),
+		.src = src,
+		.dst = dst,
+		.start = start,
+		.end = end,
+		.pgmap_owner = &pgmap,
+		.flags = to_device ? MIGRATE_VMA_SELECT_SYSTEM :
+				     MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+	};
+
+	if (migrate_vma_setup(&args))
+		return 0;
+	moved = to_device ? copy_to_device(&args) : copy_to_ram(&args);
+	migrate_vma_pages(&args);
+	migrate_vma_finalize(&args);
+	return moved;
+}
+
+/* The CPU touched one of our pages (the benchmark does not; a driver
+ * must have it): bring it back. */
+static vm_fault_t devpage_migrate_to_ram(struct vm_fault *vmf)
+{
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = vmf->address & PAGE_MASK,
+		.end = (vmf->address & PAGE_MASK) + PAGE,
+		.src = &src,
+		.dst = &dst,
+		.pgmap_owner = &pgmap,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	copy_to_ram(&args);
+	migrate_vma_pages(&args);
+	migrate_vma_finalize(&args);
+	return 0;
+}
+
+static const struct dev_pagemap_ops devpage_ops = {
+	.page_free = devpage_free,
+	.migrate_to_ram = devpage_migrate_to_ram,
+};
+
+static void device_init(size_t size)
+{
+	void *ret;
+
+	pgmap.type = MEMORY_DEVICE_PRIVATE;
+	pgmap.ops = &devpage_ops;
+	pgmap.owner = &pgmap;
+	if (request_free_mem_region(size, &pgmap.range))
+		exit(1);
+	ret = memremap_pages(&pgmap);
+	if (IS_ERR(ret)) {
+		fprintf(stderr, "memremap_pages: %ld\n", PTR_ERR(ret));
+		exit(1);
+	}
+	devmem = malloc(size);
+	free_pages = calloc(pgmap.nr_pages, sizeof(*free_pages));
+	if (!devmem || !free_pages)
+		exit(1);
+	memset(devmem, 0, size);	/* the device's RAM is there */
+	for (unsigned long i = pgmap.nr_pages; i-- > 0;)
+		free_pages[nr_free++] = &pgmap.pages[i];
+}
+
+static struct mm_struct *mm;
+static size_t size;
+static char *region;		/* managed, 2 MiB-aligned */
+static char *src_buf, *dst_buf;	/* native, for memcpy */
+
+/* One round trip; the GB/s of each way in *to_dev, *to_sys. */
+static void round_trip(unsigned long pages_per_call, double *to_dev,
+		       double *to_sys)
+{
+	unsigned long start = (unsigned long)region, end = start + size;
+	unsigned long step = pages_per_call == 1 ? 2 * PAGE :
+			     pages_per_call * PAGE;
+	unsigned long expect = (size / step) * pages_per_call, moved;
+	double t0;
+
+	for (int way = 0; way < 2; way++) {
+		moved = 0;
+		mmap_read_lock(mm);
+		t0 = bench_now_ns();
+		for (unsigned long a = start; a < end; a += step)
+			moved += migrate_range(mm, a,
+					       a + pages_per_call * PAGE,
+					       way == 0);
+		t0 = bench_now_ns() - t0;
+		mmap_read_unlock(mm);
+		if (moved != expect) {
+			fprintf(stderr, "moved %lu of %lu pages\n", moved,
+				expect);
+			exit(1);
+		}
+		*(way == 0 ? to_dev : to_sys) = moved * PAGE / t0;
+	}
+}
+
+/* memcpy() GB/s of the same bytes in the same pieces. */
+static double copy_rate(void *arg)
+{
+	unsigned long pages_per_call = *(unsigned long *)arg;
+	unsigned long step = pages_per_call == 1 ? 2 * PAGE :
+			     pages_per_call * PAGE;
+	unsigned long bytes = 0;
+	double t0 = bench_now_ns();
+
+	for (unsigned long off = 0; off < size; off += step) {
+		memcpy(dst_buf + off, src_buf + off, pages_per_call * PAGE);
+		bytes += pages_per_call * PAGE;
+	}
+	t0 = bench_now_ns() - t0;
+	/* keep the copies */
+	__asm__ volatile("" : : "r"(dst_buf) : "memory");
+	return bytes / t0;
+}
+
+static char *map_region(void)
+{
+	char *p = uhmm_mmap(mm, NULL, size + PMD_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *aligned;
+
+	if (p == MAP_FAILED) {
+		perror("uhmm_mmap");
+		exit(1);
+	}
+	aligned = (char *)(((unsigned long)p + PMD_SIZE - 1) & PMD_MASK);
+	/* Real pages with distinct contents, not the zero page. */
+	for (size_t off = 0; off < size; off += PAGE)
+		aligned[off] = (char)(off >> 12);
+	return aligned;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mib_opt = bench_option(argc, argv, "mib");
+	bool quick = bench_quick(argc, argv);
+	struct uhmm_config config = { 0 };
+	static const unsigned long units[] = { 1, RANGE_PAGES };
+	static const char *const names[] = { "4k_scattered", "2m_aligned" };
+	int reps = quick ? 3 : 7;
+	char params[192], name[64];
+	int err;
+
+	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : quick ? 16 : 64) << 20;
+	size = (size + PMD_SIZE - 1) & PMD_MASK;
+	config.ram_size = 2 * size + (64UL << 20);
+	err = uhmm_init(&config);
+	if (err) {
+		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
+		return 1;
+	}
+	mm = uhmm_mm_create();
+	device_init(size);
+	region = map_region();
+	src_buf = malloc(size);
+	dst_buf = malloc(size);
+	if (!mm || !src_buf || !dst_buf)
+		return 1;
+	memset(src_buf, 1, size);
+	memset(dst_buf, 2, size);
+
+	bench_begin(argc, argv, "migrate_vma to device memory and back");
+	for (unsigned int u = 0; u < 2; u++) {
+		double dev[BENCH_MAX_REPS], sys[BENCH_MAX_REPS];
+		struct bench_stat to_dev, to_sys, copy;
+
+		round_trip(units[u], &dev[0], &sys[0]);	/* warm-up */
+		for (int r = 0; r < reps; r++)
+			round_trip(units[u], &dev[r], &sys[r]);
+		to_dev = bench_stat_of(dev, reps);
+		to_sys = bench_stat_of(sys, reps);
+		copy = bench_repeat(copy_rate, (void *)&units[u], 1, reps);
+		snprintf(params, sizeof(params),
+			 "\"pages_per_call\": %lu, \"region_mib\": %zu, "
+			 "\"moved_mib\": %zu, \"driver\": \"direct\"",
+			 units[u], size >> 20,
+			 (units[u] == 1 ? size / 2 : size) >> 20);
+		snprintf(name, sizeof(name), "migrate_to_dev_%s", names[u]);
+		bench_report(name, "GB/s", to_dev, "memcpy", copy, params);
+		snprintf(name, sizeof(name), "migrate_to_sys_%s", names[u]);
+		bench_report(name, "GB/s", to_sys, "memcpy", copy, params);
+	}
+	bench_end();
+
+	uhmm_mm_exit(mm);
+	memunmap_pages(&pgmap);
+	free(devmem);
+	free(free_pages);
+	free(src_buf);
+	free(dst_buf);
+	return 0;
+}
