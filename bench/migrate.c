@@ -64,7 +64,7 @@ static unsigned long copy_to_ram(struct migrate_vma *args)
 		args->dst[i] = 0;
 		if (!spage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		dpage = alloc_page();
+		dpage = alloc_page_vma(args->vma, args->start + i * PAGE);
 		if (!dpage)
 			continue;
 		lock_page(dpage);

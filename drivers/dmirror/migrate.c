@@ -69,7 +69,8 @@ dmirror_devmem_fault_alloc_and_copy(struct migrate_vma *args,
 
 		if (!moving[i])
 			continue;
-		dpage = alloc_page();
+		dpage = alloc_page_vma(args->vma,
+				       args->start + i * PAGE_SIZE);
 		if (!dpage) {
 			failed++;
 			continue;

@@ -109,6 +109,14 @@ static inline struct page *alloc_page(void)
 {
 	return alloc_pages(0);
 }
+/*
+ * A page of system RAM for address addr of vma (the kernel's
+ * alloc_page_vma()): where it can, the pfn that continues the pages
+ * mapped around addr, so that the CPU reaches them through one host
+ * mapping. For a driver's migrate_to_ram() and migrations back to system
+ * memory. Caller holds mmap_lock. NULL when RAM is out.
+ */
+struct page *alloc_page_vma(struct vm_area_struct *vma, unsigned long addr);
 void __free_pages(struct page *page, unsigned int order);
 void split_page(struct page *page, unsigned int order);
 

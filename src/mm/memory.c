@@ -479,22 +479,26 @@ static unsigned long neighbour_pfn_hint(struct vm_area_struct *vma,
 }
 
 /*
- * Pages for the block at start, in line with the nearest mapped page of
- * its PTE table, else with the neighbouring tables' edges, else at the
- * place in a free 2 MiB run where the whole table's run would fit.
+ * 2^order pages for the block at start of vma, in line with the nearest
+ * mapped page of its PTE table (pmd, or NULL if it has none yet), else
+ * with the neighbouring tables' edges, else at the place in a free 2 MiB
+ * run where the whole table's run would fit. Under mmap_lock.
  */
-static struct page *alloc_anon_block(struct vm_fault *vmf, unsigned long start,
-				     unsigned int order)
+static struct page *alloc_pages_in_line(struct vm_area_struct *vma,
+					pmd_t *pmd, unsigned long start,
+					unsigned int order)
 {
 	unsigned long idx = pte_index(start), table = start - idx * PAGE_SIZE;
-	unsigned long hint = anon_block_pfn_hint(pte_offset(vmf->pmd, start) -
-						 idx, idx, 1UL << order);
+	unsigned long hint = 0;
 	struct page *page = NULL;
 
+	if (pmd)
+		hint = anon_block_pfn_hint(pte_offset(pmd, start) - idx, idx,
+					   1UL << order);
 	if (!hint)
-		hint = neighbour_pfn_hint(vmf->vma, table - PAGE_SIZE, start);
+		hint = neighbour_pfn_hint(vma, table - PAGE_SIZE, start);
 	if (!hint)
-		hint = neighbour_pfn_hint(vmf->vma, table + PMD_SIZE, start);
+		hint = neighbour_pfn_hint(vma, table + PMD_SIZE, start);
 	if (!hint) {
 		hint = free_block_pfn(PMD_SHIFT - PAGE_SHIFT);
 		if (hint)
@@ -507,6 +511,15 @@ static struct page *alloc_anon_block(struct vm_fault *vmf, unsigned long start,
 	if (page && order)
 		split_page(page, order);
 	return page;
+}
+
+struct page *alloc_page_vma(struct vm_area_struct *vma, unsigned long addr)
+{
+	if (!vma || addr < vma->vm_start || addr >= vma->vm_end)
+		return alloc_page();
+	addr &= PAGE_MASK;
+	return alloc_pages_in_line(vma, pte_table_lookup(vma->vm_mm, addr),
+				   addr, 0);
 }
 
 /* Are the PTEs of the block at ptep all none? PTL held. */
@@ -547,12 +560,12 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 		return 0;
 	}
 
-	page = alloc_anon_block(vmf, start, order);
+	page = alloc_pages_in_line(vmf->vma, vmf->pmd, start, order);
 	if (!page && order) {
 		order = 0;
 		nr = 1;
 		start = vmf->address;
-		page = alloc_anon_block(vmf, start, 0);
+		page = alloc_pages_in_line(vmf->vma, vmf->pmd, start, 0);
 	}
 	if (!page)
 		return VM_FAULT_OOM;
