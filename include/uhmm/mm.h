@@ -33,10 +33,12 @@ static inline void mmap_read_unlock(struct mm_struct *mm)
 static inline void mmap_write_lock(struct mm_struct *mm)
 {
 	pthread_rwlock_wrlock(&mm->mmap_lock);
+	mm->mmap_write_held = true;
 }
 
 static inline void mmap_write_unlock(struct mm_struct *mm)
 {
+	mm->mmap_write_held = false;
 	pthread_rwlock_unlock(&mm->mmap_lock);
 }
 

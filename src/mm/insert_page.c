@@ -32,21 +32,6 @@ static int validate_page_before_insert(struct page *page)
 	return 0;
 }
 
-/*
- * May the caller set VM_MIXEDMAP? Only with mmap_lock held for write:
- * readers of vm_flags hold it for read. A read lock of our own can be
- * had only if nobody holds it for write, so such a lock means the
- * caller did not take it for write (or at all).
- */
-static bool mmap_write_locked(struct mm_struct *mm)
-{
-	if (mmap_read_trylock(mm)) {
-		mmap_read_unlock(mm);
-		return false;
-	}
-	return true;
-}
-
 /* Is anything holding mmap_lock at all? A cheap precondition check. */
 static bool mmap_locked(struct mm_struct *mm)
 {
@@ -120,9 +105,11 @@ int vm_insert_page(struct vm_area_struct *vma, unsigned long addr,
 	if (!vma->vm_ops || (vma->vm_flags & VM_PFNMAP))
 		return -EINVAL;
 	if (!(vma->vm_flags & VM_MIXEDMAP)) {
-		/* The kernel BUGs here: a fault callback that inserts must
-		 * find VM_MIXEDMAP set at mmap time. */
-		if (!mmap_write_locked(vma->vm_mm)) {
+		/* Readers of vm_flags hold mmap_lock for read: a flag is set
+		 * only under the write lock. The kernel BUGs here; a fault
+		 * callback that inserts must find VM_MIXEDMAP set at mmap
+		 * time. */
+		if (!vma->vm_mm->mmap_write_held) {
 			fprintf(stderr, "uhmm: WARNING: vm_insert_page() "
 				"on a VMA without VM_MIXEDMAP and without "
 				"mmap_write_lock\n");
