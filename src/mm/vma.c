@@ -183,14 +183,10 @@ static bool vma_can_merge(const struct vm_area_struct *a,
 {
 	if (a->vm_end != b->vm_start || a->vm_flags != b->vm_flags)
 		return false;
-	/* A driver's special mapping stays as the driver made it, and
-	 * one whose close counts VMAs must see each go. */
-	if ((a->vm_flags & VM_SPECIAL) ||
-	    a->vm_ops != b->vm_ops ||
-	    a->vm_private_data != b->vm_private_data ||
-	    (a->vm_ops && a->vm_ops->close))
-		return false;
-	if (a->vm_file != b->vm_file)
+	/* A driver's mapping stays as the driver made it: it may count
+	 * its VMAs (open, close), and two drivers' mappings side by side
+	 * have no file to tell them apart. */
+	if (a->vm_ops || b->vm_ops || a->vm_file != b->vm_file)
 		return false;
 	if (vma_is_anonymous(a))
 		return true;
