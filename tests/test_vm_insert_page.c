@@ -457,7 +457,8 @@ static void test_pfnmap(void **state)
 
 	f->drv.insert = false;
 	f->drv.set_flags = VM_PFNMAP | VM_IO;
-	p = tdrv_map(f, PROT_READ | PROT_WRITE, MAP_SHARED);
+	/* MAP_POPULATE has nothing to fault in there. */
+	p = tdrv_map(f, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE);
 	vma = vma_at(f->mm, p);
 	mmap_write_lock(f->mm);
 	assert_int_equal(vm_insert_page(vma, (unsigned long)p,
@@ -923,6 +924,16 @@ static void test_fault_errors(void **state)
 	uint64_t cpages = 0;
 	struct dmirror *d;
 	char *p, c, buf[PAGE_SIZE];
+
+	/* MAP_POPULATE asks the callback for every page. */
+	f->drv.insert = false;
+	f->drv.set_flags = VM_MIXEDMAP;
+	p = tdrv_map(f, PROT_READ, MAP_SHARED | MAP_POPULATE);
+	assert_int_equal(atomic_load(&f->drv.faults), NPAGES);
+	for (int i = 0; i < NPAGES; i++)
+		check_driver_page(f, i, 2, 1);
+	assert_int_equal(uhmm_munmap(f->mm, p, SIZE), 0);
+	f->drv.set_flags = 0;
 
 	/* The callback says SIGBUS: the CPU faults, the device gets
 	 * -EFAULT. */

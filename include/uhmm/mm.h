@@ -119,8 +119,8 @@ static inline vm_fault_t vmf_error(int err)
  *        the driver's mmap callback set up.
  * close: a VMA goes (munmap, MAP_FIXED over it, mm exit). Called after
  *        its PTEs are gone, once for every VMA that had open called,
- *        and for the first one. A VMA whose vm_ops has close is never
- *        merged with a neighbour.
+ *        and for the first one. A driver's VMA is never merged with a
+ *        neighbour, so no VMA goes without close.
  * fault: a CPU or device access found no PTE at vmf->address. Either
  *        install one (vm_insert_page(); VM_MIXEDMAP must have been set
  *        at mmap time) and return VM_FAULT_NOPAGE, or return 0 with a

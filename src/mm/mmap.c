@@ -43,7 +43,9 @@ static void mm_populate(struct mm_struct *mm, unsigned long start,
 		struct vm_area_struct *vma = vma_lookup(mm, a);
 		unsigned int flags = 0;
 
-		if (!vma || !(vma->vm_flags & VM_READ))
+		/* Raw pfns have nothing to fault in (as gup). */
+		if (!vma || !(vma->vm_flags & VM_READ) ||
+		    (vma->vm_flags & (VM_IO | VM_PFNMAP)))
 			continue;
 		if ((vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE)
 			flags |= FAULT_FLAG_WRITE;
