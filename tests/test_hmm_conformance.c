@@ -31,12 +31,13 @@
  *    range instead.
  *  - No hugetlbfs (anon_write_hugetlbfs, compound): the MAP_HUGETLB mmap
  *    must fail, and then the kernel test skips or returns; so do these.
- *  - No mmap of the device itself (mixedmap): skipped. hmm_gup_test
- *    takes and releases its pages with get_user_pages_remote and
- *    pin_user_pages_remote where the kernel test uses the gup_test
- *    module (which also has fast variants).
+ *  - mixedmap maps the device with dmirror_mmap(), where the kernel
+ *    test mmaps the device file.
  *  - migrate_remap_fault moves with uhmm_mremap() where the kernel test
  *    calls mremap().
+ *  - hmm_gup_test takes and releases its pages with
+ *    get_user_pages_remote and pin_user_pages_remote where the kernel
+ *    test uses the gup_test module (which also has fast variants).
  *  - file_write: shared file mappings reach the file on msync, munmap and
  *    exit (README), so the test msyncs before its pread.
  *  - migrate_anon_huge_zero_err reads the new mapping where the kernel
@@ -1074,11 +1075,31 @@ static void test_anon_teardown(void **state)
 }
 
 /* mixedmap: a snapshot of a private mapping of the device file, whose
- * pages the driver inserts. uhmm has no mmap of a device. */
+ * pages the driver inserts (vm_insert_page): read-only to the device. */
 static void test_mixedmap(void **state)
 {
-	(void)state;
-	hmm_skip("no mmap of the device (vm_insert_page) in uhmm yet");
+	struct hmm_fixture *f = *state;
+	unsigned long npages = 1, size = npages << PAGE_SHIFT;
+	unsigned char *m = xmalloc(npages);
+	struct hmm_counts c;
+	char *p;
+	int ret;
+
+	/* Reserve a range of addresses: mmap of the device itself. */
+	p = dmirror_mmap(f->fd, NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE);
+	assert_ptr_not_equal(p, MAP_FAILED);
+
+	/* Simulate a device snapshotting CPU pagetables. */
+	ret = hmm_dmirror_cmd(f->fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, &c);
+	assert_int_equal(ret, 0);
+	assert_int_equal(c.cpages, npages);
+
+	/* Check what the device saw. */
+	assert_int_equal(m[0], HMM_DMIRROR_PROT_READ);
+
+	hmm_munmap(f->mm, p, size);
+	free(m);
 }
 
 /* snapshot: SNAPSHOT reports every kind of CPU mapping without faulting:

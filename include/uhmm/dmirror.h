@@ -16,6 +16,7 @@
 #ifndef UHMM_DMIRROR_H
 #define UHMM_DMIRROR_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 
@@ -85,6 +86,20 @@ struct dmirror *dmirror_open(struct mm_struct *mm, int device);
  */
 int dmirror_cmd(struct dmirror *dmirror, unsigned int command,
 		struct hmm_dmirror_cmd *cmd);
+
+/*
+ * mmap(2) of the device file (the kernel driver's dmirror_fops_mmap):
+ * map len bytes of the mirrored mm to fresh zeroed pages of system RAM
+ * that the driver inserts (vm_insert_page(), VM_MIXEDMAP). prot and
+ * flags as uhmm_mmap() without MAP_ANONYMOUS. In a private mapping the
+ * pages are read-only to devices and copied on a CPU write. They are
+ * freed with the mapping (munmap, mm exit); the mapping does not need
+ * the mirror, which may be closed first. Returns the address in the
+ * mm, or MAP_FAILED with errno: EINVAL (bad arguments, a mirror whose
+ * mm has exited), EEXIST, ENOMEM.
+ */
+void *dmirror_mmap(struct dmirror *dmirror, void *addr, size_t len, int prot,
+		   int flags);
 
 /* Unmirror and free. The device memory it used stays with the device. */
 void dmirror_close(struct dmirror *dmirror);

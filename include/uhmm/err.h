@@ -22,6 +22,12 @@ static inline bool IS_ERR(const void *ptr)
 	return (unsigned long)ptr >= (unsigned long)-MAX_ERRNO;
 }
 
+/* An address or an errno in one unsigned long (vm_mmap_driver()). */
+static inline bool IS_ERR_VALUE(unsigned long x)
+{
+	return x >= (unsigned long)-MAX_ERRNO;
+}
+
 static inline bool IS_ERR_OR_NULL(const void *ptr)
 {
 	return !ptr || IS_ERR(ptr);

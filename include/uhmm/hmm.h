@@ -72,7 +72,9 @@ struct hmm_range {
  *  -EBUSY	the notifier sequence moved (an invalidation hit the range):
  *		call mmu_interval_read_begin() and try again;
  *  -EFAULT	a requested page is in a hole, in a VMA that cannot be
- *		mirrored (no VM_READ), or could not be faulted in;
+ *		mirrored (no VM_READ; VM_IO or VM_PFNMAP: raw pfns, where
+ *		a snapshot reports HMM_PFN_ERROR), or could not be
+ *		faulted in;
  *  -EPERM	a write was requested in a VMA without VM_WRITE;
  *  -ENOMEM	memory ran out while faulting;
  *  -EINVAL	start/end unaligned or empty, or no notifier.

@@ -69,8 +69,9 @@ struct migrate_vma {
 
 /*
  * Returns 0 (cpages may be 0: nothing could be migrated), or -EINVAL for
- * an unaligned or empty range, one outside args->vma, missing arrays, or
- * a fault_page that is not device-private.
+ * an unaligned or empty range, one outside args->vma, missing arrays, a
+ * fault_page that is not device-private, or a driver's mapping
+ * (VM_SPECIAL: VM_MIXEDMAP, VM_PFNMAP, VM_IO).
  */
 int migrate_vma_setup(struct migrate_vma *args);
 void migrate_vma_pages(struct migrate_vma *migrate);

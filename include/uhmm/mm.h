@@ -2,6 +2,9 @@
 #ifndef UHMM_MM_H
 #define UHMM_MM_H
 
+#include <errno.h>
+
+#include <uhmm/err.h>
 #include <uhmm/mm_types.h>
 
 /* ---- address-space lifetime (see struct mm_struct) ---- */
@@ -30,10 +33,12 @@ static inline void mmap_read_unlock(struct mm_struct *mm)
 static inline void mmap_write_lock(struct mm_struct *mm)
 {
 	pthread_rwlock_wrlock(&mm->mmap_lock);
+	mm->mmap_write_held = true;
 }
 
 static inline void mmap_write_unlock(struct mm_struct *mm)
 {
+	mm->mmap_write_held = false;
 	pthread_rwlock_unlock(&mm->mmap_lock);
 }
 
@@ -44,9 +49,10 @@ struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);
 /* The VMA that contains addr, or NULL. */
 struct vm_area_struct *vma_lookup(struct mm_struct *mm, unsigned long addr);
 
+/* Private anonymous memory: neither a file nor a driver behind it. */
 static inline bool vma_is_anonymous(const struct vm_area_struct *vma)
 {
-	return vma->vm_file == NULL;
+	return !vma->vm_file && !vma->vm_ops;
 }
 
 /* ---- faults ---- */
@@ -74,12 +80,14 @@ struct vm_fault {
 	struct vm_area_struct *vma;
 	unsigned long address;		/* page aligned */
 	unsigned int flags;		/* FAULT_FLAG_* */
-	pgoff_t pgoff;			/* in vma->vm_file */
+	pgoff_t pgoff;			/* in vma->vm_file, or the driver's
+					 * offset (vm_pgoff + page index) */
 	pmd_t *pmd;			/* the entry over the PTE table */
 	pte_t *pte;			/* valid while ptl is held */
 	pte_t orig_pte;			/* the PTE when the fault began */
 	spinlock_t *ptl;
-	struct page *page;		/* migrate_to_ram: the device page */
+	struct page *page;		/* migrate_to_ram: the device page;
+					 * vm_ops->fault: out, see there */
 };
 
 /*
@@ -90,6 +98,96 @@ struct vm_fault {
  */
 vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
 			   unsigned int flags);
+
+/* The vm_fault_t for an errno of a driver's fault path. */
+static inline vm_fault_t vmf_error(int err)
+{
+	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+}
+
+/* ---- drivers' mappings ---- */
+
+/*
+ * What a driver gives the VMAs of its mappings (vma->vm_ops), as the
+ * kernel's. Every callback runs with mmap_lock held: open and close for
+ * write, fault for read (at least). None may take mmap_lock or touch
+ * managed memory.
+ *
+ * open:  a new VMA now maps the driver's object too: the second half of
+ *        a split (munmap, mprotect or madvise of part of the mapping),
+ *        the child's copy at uhmm_fork(). Not called for the VMA that
+ *        the driver's mmap callback set up.
+ * close: a VMA goes (munmap, MAP_FIXED over it, mm exit). Called after
+ *        its PTEs are gone, once for every VMA that had open called,
+ *        and for the first one. A driver's VMA is never merged with a
+ *        neighbour, so no VMA goes without close.
+ * fault: a CPU or device access found no PTE at vmf->address. Either
+ *        install one (vm_insert_page(); VM_MIXEDMAP must have been set
+ *        at mmap time) and return VM_FAULT_NOPAGE, or return 0 with a
+ *        page in vmf->page that holds a reference for the caller, which
+ *        maps it (a write to a private mapping maps a copy instead); or
+ *        VM_FAULT_SIGBUS, VM_FAULT_OOM. A VMA without fault gets
+ *        VM_FAULT_SIGBUS: the driver was to fill it at mmap time.
+ */
+struct vm_operations_struct {
+	void (*open)(struct vm_area_struct *vma);
+	void (*close)(struct vm_area_struct *vma);
+	vm_fault_t (*fault)(struct vm_fault *vmf);
+};
+
+/*
+ * The driver's half of mmap(2) of its device, the kernel's
+ * file->f_op->mmap(file, vma): called by vm_mmap_driver() with
+ * mmap_write_lock held and the new VMA in place and still empty
+ * (vm_ops: callbacks that do nothing; vm_private_data: NULL). It may set
+ * vm_ops, vm_private_data and vm_flags (VM_MIXEDMAP, VM_IO, clear
+ * VM_MAYWRITE...), and insert pages (vm_insert_page()). private is what
+ * the driver passed to vm_mmap_driver(), its open file. Returns 0 or a
+ * negative errno; on an error the pages inserted are unmapped and the
+ * VMA goes without a call to close.
+ */
+typedef int (*vm_mmap_fn)(void *private, struct vm_area_struct *vma);
+
+/*
+ * Map [addr, addr + len) of mm to a driver: what a driver's own mmap
+ * entry point (dmirror_mmap()) calls, as the kernel's vm_mmap() does for
+ * a device file. prot and flags as uhmm_mmap() without MAP_ANONYMOUS
+ * (exactly one of MAP_SHARED and MAP_PRIVATE; MAP_FIXED,
+ * MAP_FIXED_NOREPLACE, MAP_POPULATE); pgoff is the driver's offset of
+ * the first page (vmf->pgoff). Takes mmap_write_lock: the caller holds
+ * no mmap_lock. Returns the address, or a negative errno cast to
+ * unsigned long (IS_ERR_VALUE()): -EINVAL (bad arguments, no mmap
+ * callback, addr not usable with MAP_FIXED), -EEXIST (MAP_FIXED_NOREPLACE
+ * over a mapping), -EOVERFLOW (pgoff + pages wraps), -ENOMEM, or what
+ * mmap returned.
+ */
+unsigned long vm_mmap_driver(struct mm_struct *mm, unsigned long addr,
+			     unsigned long len, int prot, int flags,
+			     unsigned long pgoff, vm_mmap_fn mmap,
+			     void *private);
+
+/*
+ * Map page at addr of vma, a driver's mapping (the kernel's
+ * vm_insert_page()). The PTE takes a reference and a mapcount of its
+ * own (the caller keeps its reference and drops it when it is done) and
+ * the page counts in the mm's rss, as a file page; unmapping the VMA
+ * (munmap, MADV_DONTNEED, exit) drops them, so a page the caller let go
+ * is freed with the mapping. The page is mapped read-only in a private
+ * mapping, where a write copies it to an anonymous page (copy-on-write),
+ * and writable in a shared writable one. The shared zero page may be
+ * inserted: it is mapped without a reference, as for anonymous memory.
+ *
+ * Caller holds mmap_lock: for write if VM_MIXEDMAP is not yet set on the
+ * VMA (vm_insert_page() sets it then, as the kernel), for read at least
+ * afterwards (a fault callback). Returns 0, -EFAULT (addr outside the
+ * VMA), -EINVAL (addr not page aligned; a page that is free, anonymous,
+ * a page-table page or device-private memory; a VMA that is not a
+ * driver's (anonymous memory, a file) or is VM_PFNMAP; a VMA without
+ * VM_MIXEDMAP while mmap_lock is not held for write), -EBUSY
+ * (something is mapped at addr already), -ENOMEM (no page table).
+ */
+int vm_insert_page(struct vm_area_struct *vma, unsigned long addr,
+		   struct page *page);
 
 /* ---- pages ---- */
 

@@ -12,6 +12,7 @@ struct dev_pagemap;
 struct file;
 struct mmu_notifier_subscriptions;
 struct uhmm_window;
+struct vm_operations_struct;
 
 /*
  * struct page: one for every pfn of system RAM (and, later, of device
@@ -72,9 +73,20 @@ enum pageflags {
 #define VM_MAYWRITE	0x00000020UL
 #define VM_MAYEXEC	0x00000040UL
 #define VM_MAYSHARE	0x00000080UL
+#define VM_PFNMAP	0x00000400UL	/* raw pfns, no struct page to count:
+					 * no device may mirror it */
+#define VM_IO		0x00004000UL	/* device registers: never mirrored,
+					 * never pinned */
 #define VM_SEQ_READ	0x00008000UL	/* MADV_SEQUENTIAL */
 #define VM_RAND_READ	0x00010000UL	/* MADV_RANDOM */
+#define VM_DONTEXPAND	0x00040000UL	/* cannot grow (no mremap expand) */
+#define VM_MIXEDMAP	0x10000000UL	/* pages a driver put in with
+					 * vm_insert_page(): struct pages,
+					 * counted like file pages */
 #define VM_ACCESS_FLAGS	(VM_READ | VM_WRITE | VM_EXEC)
+/* A driver's mapping that is never merged with a neighbour nor
+ * migrated. */
+#define VM_SPECIAL	(VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP)
 
 /*
  * A virtual memory area: [vm_start, vm_end) of one mm with one protection
@@ -90,7 +102,13 @@ struct vm_area_struct {
 					 * private anonymous memory the page
 					 * number of vm_start at creation */
 	struct file *vm_file;		/* file or shmem object, with a
-					 * reference; NULL: private anonymous */
+					 * reference; NULL: private anonymous
+					 * or a driver's mapping */
+	/* A driver's mapping (vm_mmap_driver()): its callbacks, never
+	 * NULL there; NULL for anonymous memory and files. */
+	const struct vm_operations_struct *vm_ops;
+	void *vm_private_data;		/* the driver's, copied on split
+					 * and fork */
 };
 
 /* Page-table entry types: one 64-bit word a level, as on x86-64. */
@@ -119,6 +137,10 @@ struct mm_struct {
 	 * to the VMA set and anything that frees page tables.
 	 */
 	pthread_rwlock_t mmap_lock;
+	/* True while mmap_lock is held for write: written by the writer,
+	 * read by holders of mmap_lock of either kind (a reader sees
+	 * false), so one can tell which it holds. */
+	bool mmap_write_held;
 
 	/* VMAs sorted by address, not overlapping: mmap_lock */
 	struct vm_area_struct **vmas;

@@ -221,9 +221,12 @@ static int hmm_walk_vma(struct hmm_vma_walk *walk, struct vm_area_struct *vma,
 	unsigned long next;
 	int ret;
 
-	/* A VMA the device may not read: an error where a fault is
-	 * asked for, HMM_PFN_ERROR in a snapshot. */
-	if (!(vma->vm_flags & VM_READ)) {
+	/* A VMA the device may not read, or one of raw pfns or device
+	 * registers (no struct page to mirror; a driver's VM_MIXEDMAP
+	 * pages have one and are mirrored as any): an error where a
+	 * fault is asked for, HMM_PFN_ERROR in a snapshot. */
+	if (!(vma->vm_flags & VM_READ) ||
+	    (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
 		if (hmm_range_need_fault(range, addr, end, 0))
 			return -EFAULT;
 		hmm_pfns_fill(range, addr, end, HMM_PFN_ERROR);

@@ -202,6 +202,9 @@ int migrate_vma_setup(struct migrate_vma *args)
 	if (args->start >= args->end || args->start < vma->vm_start ||
 	    args->end > vma->vm_end)
 		return -EINVAL;
+	/* A driver's mapping keeps the pages the driver put there. */
+	if (vma->vm_flags & VM_SPECIAL)
+		return -EINVAL;
 	if (args->fault_page && !is_device_private_page(args->fault_page))
 		return -EINVAL;
 	nr_pages = (args->end - args->start) >> PAGE_SHIFT;

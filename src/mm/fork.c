@@ -15,6 +15,7 @@ static int dup_mmap(struct mm_struct *mm, struct mm_struct *oldmm)
 			return -ENOMEM;
 		vma->vm_mm = mm;
 		vma_insert(mm, vma);
+		vma_open(vma);
 		err = copy_page_range(vma, old);
 	}
 	return err;

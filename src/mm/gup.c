@@ -39,6 +39,9 @@ static struct page *follow_page_pte(struct vm_area_struct *vma,
 
 static int check_vma_flags(struct vm_area_struct *vma, unsigned int gup_flags)
 {
+	/* Raw pfns and device registers have no pages to take. */
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		return -EFAULT;
 	if (gup_flags & FOLL_WRITE)
 		return vma->vm_flags & VM_WRITE ? 0 : -EFAULT;
 	return vma->vm_flags & VM_ACCESS_FLAGS ? 0 : -EFAULT;

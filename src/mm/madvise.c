@@ -96,6 +96,11 @@ int uhmm_madvise(struct mm_struct *mm, void *addr, size_t len, int advice)
 		}
 		if (vma->vm_start > a)
 			err = -ENOMEM;
+		/* Raw pfns cannot be faulted in again. */
+		if (advice == MADV_DONTNEED && (vma->vm_flags & VM_PFNMAP)) {
+			err = -EINVAL;
+			break;
+		}
 		a = max(a, vma->vm_start);
 		madvise_vma(vma, a, min(end, vma->vm_end), advice);
 		a = vma->vm_end;

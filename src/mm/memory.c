@@ -284,8 +284,10 @@ int copy_page_range(struct vm_area_struct *dst_vma,
 	int err = 0;
 
 	/* Shared mappings are not copied: the child faults them in from
-	 * the page cache, as in the kernel. */
-	if (src_vma->vm_flags & VM_SHARED)
+	 * the page cache, as in the kernel. A driver's pages are: its
+	 * mapping may have nothing to fault them in again. */
+	if ((src_vma->vm_flags & VM_SHARED) &&
+	    !(src_vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)))
 		return 0;
 
 	if (cow) {
@@ -689,7 +691,39 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf)
 	return wp_page_copy(vmf, page);
 }
 
-/* File and shmem memory: map the page-cache page (or a copy of it). */
+/*
+ * The page for a fault on a file or a driver's mapping, with a reference
+ * for the caller in *pagep. Returns 0, VM_FAULT_NOPAGE (the driver's
+ * fault callback mapped something itself: the access runs again), or an
+ * error. Called without the PTL.
+ */
+static vm_fault_t __do_fault(struct vm_fault *vmf, struct page **pagep)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	vm_fault_t ret;
+	int err;
+
+	if (vma->vm_ops) {
+		/* A mapping the driver was to fill at mmap time. */
+		if (!vma->vm_ops->fault)
+			return VM_FAULT_SIGBUS;
+		vmf->page = NULL;
+		ret = vma->vm_ops->fault(vmf);
+		if (ret & (VM_FAULT_ERROR | VM_FAULT_NOPAGE | VM_FAULT_RETRY))
+			return ret;
+		if (!vmf->page)
+			return VM_FAULT_SIGBUS;
+		VM_BUG_ON(page_ref_count(vmf->page) <= 0);
+		*pagep = vmf->page;
+		return 0;
+	}
+	err = filemap_get_page(vma->vm_file, vmf->pgoff, pagep);
+	if (err)
+		return vmf_error(err);
+	return 0;
+}
+
+/* File, shmem or driver memory: map the page (or a copy of it). */
 static vm_fault_t do_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -697,19 +731,20 @@ static vm_fault_t do_fault(struct vm_fault *vmf)
 	bool shared = vma->vm_flags & VM_SHARED;
 	struct page *page;
 	uint64_t bits = _PAGE_ACCESSED;
-	int err;
+	vm_fault_t ret;
 
-	err = filemap_get_page(vma->vm_file, vmf->pgoff, &page);
-	if (err)
-		return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	ret = __do_fault(vmf, &page);
+	if (ret)
+		return ret;
 
 	if (!shared && fault_is_write(vmf))	/* do_cow_fault */
 		return wp_page_copy(vmf, page);
 
 	if (shared && (vma->vm_flags & VM_WRITE)) {
-		/* A file page is mapped writable only by a write, which
-		 * dirties it; shmem has nothing to write back. */
-		if (file_is_shmem(vma->vm_file))
+		/* A file or driver page is mapped writable only by a
+		 * write, which dirties it; shmem has nothing to write
+		 * back. */
+		if (vma->vm_file && file_is_shmem(vma->vm_file))
 			bits |= _PAGE_RW;
 		else if (fault_is_write(vmf))
 			bits |= _PAGE_RW | _PAGE_DIRTY;

@@ -10,6 +10,13 @@
 struct vm_area_struct *vm_area_alloc(struct mm_struct *mm);
 struct vm_area_struct *vm_area_dup(struct vm_area_struct *orig);
 void vm_area_free(struct vm_area_struct *vma);
+/* Tell the driver of a new copy of its VMA (vm_ops->open). Write lock. */
+void vma_open(struct vm_area_struct *vma);
+/* A VMA that leaves its mm for good: vm_ops->close, then free. Write
+ * lock, the VMA out of the array and its PTEs gone. */
+void remove_vma(struct vm_area_struct *vma);
+/* The callbacks (none) of a driver's VMA before its mmap sets any. */
+extern const struct vm_operations_struct vma_dummy_vm_ops;
 
 /* Index of the first VMA with vm_end > addr (map_count if none). */
 unsigned int vma_index(struct mm_struct *mm, unsigned long addr);
@@ -21,8 +28,8 @@ void vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
 void vma_remove(struct mm_struct *mm, struct vm_area_struct *vma);
 /*
  * Split vma at addr (page aligned, strictly inside): vma keeps
- * [vm_start, addr), a new VMA gets [addr, vm_end). Returns 0 or -ENOMEM.
- * Write lock.
+ * [vm_start, addr), a new VMA gets [addr, vm_end) (and vm_ops->open).
+ * Returns 0 or -ENOMEM. Write lock.
  */
 int split_vma(struct mm_struct *mm, struct vm_area_struct *vma,
 	      unsigned long addr);

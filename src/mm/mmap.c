@@ -43,7 +43,9 @@ static void mm_populate(struct mm_struct *mm, unsigned long start,
 		struct vm_area_struct *vma = vma_lookup(mm, a);
 		unsigned int flags = 0;
 
-		if (!vma || !(vma->vm_flags & VM_READ))
+		/* Raw pfns have nothing to fault in (as gup). */
+		if (!vma || !(vma->vm_flags & VM_READ) ||
+		    (vma->vm_flags & (VM_IO | VM_PFNMAP)))
 			continue;
 		if ((vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE)
 			flags |= FAULT_FLAG_WRITE;
@@ -59,6 +61,113 @@ static void *mmap_fail(int err)
 	return MAP_FAILED;
 }
 
+/* Check what uhmm_mmap() and vm_mmap_driver() share. 0 or -EINVAL. */
+static int mmap_check(struct mm_struct *mm, unsigned long addr, size_t *len,
+		      int prot, int flags)
+{
+	int type = flags & (MAP_SHARED | MAP_PRIVATE);
+
+	if (!mm || (prot & ~PROT_ALL) || (flags & ~MAP_KNOWN) ||
+	    (type != MAP_SHARED && type != MAP_PRIVATE) || *len == 0)
+		return -EINVAL;
+	if (*len > (size_t)-1 - PAGE_SIZE)
+		return -ENOMEM;
+	*len = PAGE_ALIGN(*len);
+	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) &&
+	    (!IS_ALIGNED(addr, PAGE_SIZE) || addr < mm->mmap_base ||
+	     addr > mm->task_size || *len > mm->task_size - addr))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Take a driver's mapping down again after its mmap callback failed:
+ * the pages it inserted go, the VMA goes without close.
+ */
+static void mmap_driver_undo(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct mmu_notifier_range range;
+	struct mmu_gather tlb;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP,
+				MMU_NOTIFIER_RANGE_BLOCKABLE, mm,
+				vma->vm_start, vma->vm_end);
+	mmu_notifier_invalidate_range_start(&range);
+	tlb_gather_mmu(&tlb, mm);
+	zap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
+	tlb_finish_mmu(&tlb);
+	mmu_notifier_invalidate_range_end(&range);
+	free_pgtables(mm, vma->vm_start, vma->vm_end);
+	vma_remove(mm, vma);
+	vm_area_free(vma);
+}
+
+/*
+ * Put the new vma (vm_flags, vm_file set) at addr, or where there is
+ * room, and give it to the driver's mmap if there is one. Takes
+ * mmap_write_lock. Returns the address or a negative errno; on an error
+ * vma is freed.
+ */
+static long mmap_region(struct mm_struct *mm, struct vm_area_struct *vma,
+			unsigned long addr, unsigned long len, int flags,
+			unsigned long pgoff, vm_mmap_fn mmap, void *private)
+{
+	int err;
+
+	mmap_write_lock(mm);
+	/* Room for the new VMA and for the split a MAP_FIXED unmap may
+	 * need, so nothing can fail after the old mapping is gone. */
+	err = vma_reserve(mm, 3);
+	if (err)
+		goto out_unlock;
+	if (flags & MAP_FIXED_NOREPLACE) {
+		struct vm_area_struct *v = find_vma(mm, addr);
+
+		if (v && v->vm_start < addr + len) {
+			err = -EEXIST;
+			goto out_unlock;
+		}
+	} else if (flags & MAP_FIXED) {
+		err = do_munmap(mm, addr, addr + len);
+		if (err)
+			goto out_unlock;
+	} else {
+		addr = get_unmapped_area(mm, addr, len);
+		if (!addr) {
+			err = -ENOMEM;
+			goto out_unlock;
+		}
+	}
+	vma->vm_start = addr;
+	vma->vm_end = addr + len;
+	/* Private anonymous memory: the page number of vm_start. */
+	vma->vm_pgoff = vma->vm_file || mmap ? pgoff : addr >> PAGE_SHIFT;
+	vma_insert(mm, vma);
+	if (mmap) {
+		/* As the kernel's call_mmap(): the driver sets its VMA up
+		 * and may fill it. */
+		vma->vm_ops = &vma_dummy_vm_ops;
+		err = mmap(private, vma);
+		if (!vma->vm_ops)
+			vma->vm_ops = &vma_dummy_vm_ops;
+		if (err) {
+			mmap_driver_undo(mm, vma);
+			mmap_write_unlock(mm);
+			return err;
+		}
+		/* It must not have moved its VMA. */
+		BUG_ON(vma->vm_start != addr || vma->vm_end != addr + len);
+	}
+	vma_merge_neighbours(mm, vma);
+	mmap_write_unlock(mm);
+	return (long)addr;
+
+out_unlock:
+	mmap_write_unlock(mm);
+	vm_area_free(vma);
+	return err;
+}
+
 void *uhmm_mmap(struct mm_struct *mm, void *addr_hint, size_t len, int prot,
 		int flags, int fd, off_t off)
 {
@@ -66,18 +175,12 @@ void *uhmm_mmap(struct mm_struct *mm, void *addr_hint, size_t len, int prot,
 	int type = flags & (MAP_SHARED | MAP_PRIVATE);
 	struct vm_area_struct *vma;
 	struct file *file = NULL;
-	bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+	long ret;
 	int err;
 
-	if (!mm || (prot & ~PROT_ALL) || (flags & ~MAP_KNOWN) ||
-	    (type != MAP_SHARED && type != MAP_PRIVATE) || len == 0)
-		return mmap_fail(-EINVAL);
-	if (len > (size_t)-1 - PAGE_SIZE)
-		return mmap_fail(-ENOMEM);
-	len = PAGE_ALIGN(len);
-	if (fixed && (!IS_ALIGNED(addr, PAGE_SIZE) || addr < mm->mmap_base ||
-		      addr > mm->task_size || len > mm->task_size - addr))
-		return mmap_fail(-EINVAL);
+	err = mmap_check(mm, addr, &len, prot, flags);
+	if (err)
+		return mmap_fail(err);
 	if (!(flags & MAP_ANONYMOUS)) {
 		if (off < 0 || !IS_ALIGNED((unsigned long)off, PAGE_SIZE))
 			return mmap_fail(-EINVAL);
@@ -110,48 +213,45 @@ void *uhmm_mmap(struct mm_struct *mm, void *addr_hint, size_t len, int prot,
 		vma->vm_flags &= ~VM_MAYWRITE;
 	vma->vm_file = file;
 
-	mmap_write_lock(mm);
-	/* Room for the new VMA and for the split a MAP_FIXED unmap may
-	 * need, so nothing can fail after the old mapping is gone. */
-	err = vma_reserve(mm, 3);
-	if (err)
-		goto out_unlock;
-	if (fixed) {
-		if (flags & MAP_FIXED_NOREPLACE) {
-			struct vm_area_struct *v = find_vma(mm, addr);
-
-			if (v && v->vm_start < addr + len) {
-				err = -EEXIST;
-				goto out_unlock;
-			}
-		} else {
-			err = do_munmap(mm, addr, addr + len);
-			if (err)
-				goto out_unlock;
-		}
-	} else {
-		addr = get_unmapped_area(mm, addr, len);
-		if (!addr) {
-			err = -ENOMEM;
-			goto out_unlock;
-		}
-	}
-	vma->vm_start = addr;
-	vma->vm_end = addr + len;
-	vma->vm_pgoff = file ? (unsigned long)off >> PAGE_SHIFT
-			     : addr >> PAGE_SHIFT;
-	vma_insert(mm, vma);
-	vma_merge_neighbours(mm, vma);
-	mmap_write_unlock(mm);
+	ret = mmap_region(mm, vma, addr, len, flags,
+			  file ? (unsigned long)off >> PAGE_SHIFT : 0,
+			  NULL, NULL);
+	if (ret < 0)
+		return mmap_fail((int)ret);
+	addr = (unsigned long)ret;
 
 	if (flags & MAP_POPULATE)
 		mm_populate(mm, addr, len);
 	return (void *)addr;
+}
 
-out_unlock:
-	mmap_write_unlock(mm);
-	vm_area_free(vma);
-	return mmap_fail(err);
+unsigned long vm_mmap_driver(struct mm_struct *mm, unsigned long addr,
+			     unsigned long len, int prot, int flags,
+			     unsigned long pgoff, vm_mmap_fn mmap,
+			     void *private)
+{
+	struct vm_area_struct *vma;
+	size_t size = len;
+	long ret;
+	int err;
+
+	if (!mmap || (flags & MAP_ANONYMOUS))
+		return (unsigned long)-EINVAL;
+	err = mmap_check(mm, addr, &size, prot, flags);
+	if (err)
+		return (unsigned long)(long)err;
+	if (pgoff + (size >> PAGE_SHIFT) < pgoff)
+		return (unsigned long)-EOVERFLOW;
+	vma = vm_area_alloc(mm);
+	if (!vma)
+		return (unsigned long)-ENOMEM;
+	vma->vm_flags = calc_vm_flags(prot, flags);
+	ret = mmap_region(mm, vma, addr, size, flags, pgoff, mmap, private);
+	if (ret < 0)
+		return (unsigned long)ret;
+	if (flags & MAP_POPULATE)
+		mm_populate(mm, (unsigned long)ret, size);
+	return (unsigned long)ret;
 }
 
 /* Write back what the unmapped part of a shared file mapping dirtied. */
@@ -201,7 +301,7 @@ int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long end)
 
 		unmap_writeback(vma);
 		vma_remove(mm, vma);
-		vm_area_free(vma);
+		remove_vma(vma);
 	}
 	return 0;
 }
@@ -251,7 +351,7 @@ void exit_mmap(struct mm_struct *mm)
 
 		unmap_writeback(vma);
 		mm->map_count--;
-		vm_area_free(vma);
+		remove_vma(vma);
 	}
 	mmap_write_unlock(mm);
 }

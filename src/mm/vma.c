@@ -34,6 +34,22 @@ void vm_area_free(struct vm_area_struct *vma)
 	free(vma);
 }
 
+/* What a driver's VMA has until its mmap callback says otherwise. */
+const struct vm_operations_struct vma_dummy_vm_ops;
+
+void vma_open(struct vm_area_struct *vma)
+{
+	if (vma->vm_ops && vma->vm_ops->open)
+		vma->vm_ops->open(vma);
+}
+
+void remove_vma(struct vm_area_struct *vma)
+{
+	if (vma->vm_ops && vma->vm_ops->close)
+		vma->vm_ops->close(vma);
+	vm_area_free(vma);
+}
+
 unsigned int vma_index(struct mm_struct *mm, unsigned long addr)
 {
 	unsigned int lo = 0, hi = mm->map_count;
@@ -118,7 +134,18 @@ int split_vma(struct mm_struct *mm, struct vm_area_struct *vma,
 	new->vm_pgoff += (addr - vma->vm_start) >> PAGE_SHIFT;
 	vma->vm_end = addr;
 	vma_insert(mm, new);
+	/* The driver learns of the new VMA once it is what it will be. */
+	vma_open(new);
 	return 0;
+}
+
+/* Undo split_vma(): vma takes next's range back. Write lock. */
+static void unsplit_vma(struct mm_struct *mm, struct vm_area_struct *vma,
+			struct vm_area_struct *next)
+{
+	vma_remove(mm, next);
+	vma->vm_end = next->vm_end;
+	remove_vma(next);
 }
 
 int vma_split_range(struct mm_struct *mm, unsigned long start,
@@ -126,6 +153,7 @@ int vma_split_range(struct mm_struct *mm, unsigned long start,
 {
 	struct vm_area_struct *first = find_vma(mm, start);
 	struct vm_area_struct *last;
+	bool split_first = false;
 	int err;
 
 	if (!first || first->vm_start >= end)
@@ -134,15 +162,15 @@ int vma_split_range(struct mm_struct *mm, unsigned long start,
 		err = split_vma(mm, first, start);
 		if (err)
 			return err;
+		split_first = true;
 	}
 	last = find_vma(mm, end - 1);
 	if (last && last->vm_start < end && last->vm_end > end) {
 		err = split_vma(mm, last, end);
 		if (err) {
 			/* Undo the first split: the caller sees no change. */
-			first = find_vma(mm, start - 1);
-			if (first && first->vm_end == start)
-				vma_merge_neighbours(mm, first);
+			if (split_first)
+				unsplit_vma(mm, first, find_vma(mm, start));
 			return err;
 		}
 	}
@@ -155,10 +183,14 @@ static bool vma_can_merge(const struct vm_area_struct *a,
 {
 	if (a->vm_end != b->vm_start || a->vm_flags != b->vm_flags)
 		return false;
-	if (!a->vm_file || !b->vm_file)
-		return !a->vm_file && !b->vm_file;
-	return a->vm_file == b->vm_file &&
-	       a->vm_pgoff + ((a->vm_end - a->vm_start) >> PAGE_SHIFT) ==
+	/* A driver's mapping stays as the driver made it: it may count
+	 * its VMAs (open, close), and two drivers' mappings side by side
+	 * have no file to tell them apart. */
+	if (a->vm_ops || b->vm_ops || a->vm_file != b->vm_file)
+		return false;
+	if (vma_is_anonymous(a))
+		return true;
+	return a->vm_pgoff + ((a->vm_end - a->vm_start) >> PAGE_SHIFT) ==
 	       b->vm_pgoff;
 }
 
