@@ -1185,6 +1185,49 @@ static void test_dmirror_mmap_errors(void **state)
 }
 
 /* gup sees the driver's page; FOLL_WRITE on a private mapping copies. */
+/* mremap of a driver's mapping: it moves with its pages and grows
+ * unless VM_DONTEXPAND; DONTUNMAP leaves the driver a second VMA, which
+ * it is told of (teardown checks that opens and closes balance). */
+static void test_mremap(void **state)
+{
+	struct fixture *f = *state;
+	char buf[2] = { 0 }, *p, *q, *r;
+
+	p = tdrv_map(f, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	q = uhmm_mremap(f->mm, p, SIZE, SIZE, MREMAP_MAYMOVE |
+			MREMAP_DONTUNMAP);
+	assert_ptr_not_equal(q, MAP_FAILED);
+	assert_int_equal(atomic_load(&f->drv.opens), 1);
+	assert_int_equal(cpu_access(f->mm, q + PAGE_SIZE, buf, 1, 0), 1);
+	assert_int_equal(buf[0], 'B');
+	assert_ptr_equal(page_at(f->mm, q + PAGE_SIZE), f->drv.pages[1]);
+	assert_null(page_at(f->mm, p + PAGE_SIZE));
+	/* Moved and grown: the driver's fault fills the new tail. */
+	r = uhmm_mremap(f->mm, q, SIZE, 2 * SIZE, MREMAP_MAYMOVE);
+	assert_ptr_not_equal(r, MAP_FAILED);
+	assert_int_equal(cpu_access(f->mm, r, buf, 1, 0), 1);
+	assert_int_equal(buf[0], 'A');
+	assert_int_equal(uhmm_munmap(f->mm, r, 2 * SIZE), 0);
+	assert_int_equal(uhmm_munmap(f->mm, p, SIZE), 0);
+
+	f->drv.set_flags = VM_DONTEXPAND;
+	p = tdrv_map(f, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	errno = 0;
+	assert_ptr_equal(uhmm_mremap(f->mm, p, SIZE, 2 * SIZE,
+				     MREMAP_MAYMOVE), MAP_FAILED);
+	assert_int_equal(errno, EFAULT);
+	assert_ptr_equal(uhmm_mremap(f->mm, p, SIZE, SIZE, MREMAP_MAYMOVE |
+				     MREMAP_DONTUNMAP), MAP_FAILED);
+	assert_int_equal(errno, EINVAL);
+	/* Shrinking and moving are allowed. */
+	q = uhmm_mremap(f->mm, p, SIZE, SIZE / 2, MREMAP_MAYMOVE |
+			MREMAP_FIXED, p + 4 * SIZE);
+	assert_ptr_equal(q, p + 4 * SIZE);
+	assert_int_equal(cpu_access(f->mm, q + PAGE_SIZE, buf, 1, 0), 1);
+	assert_int_equal(buf[0], 'B');
+	assert_int_equal(cpu_access(f->mm, p, buf, 1, 0), -1);
+}
+
 static void test_gup(void **state)
 {
 	struct fixture *f = *state;
@@ -1237,6 +1280,7 @@ int main(void)
 		T(test_dmirror_mmap),
 		T(test_dmirror_mmap_shared),
 		T(test_dmirror_mmap_errors),
+		T(test_mremap),
 		T(test_gup),
 	};
 

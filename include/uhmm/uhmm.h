@@ -119,8 +119,10 @@ int uhmm_munmap(struct mm_struct *mm, void *addr, size_t len);
  * Returns the (new) address, or MAP_FAILED with errno: EINVAL (unknown
  * flags, unaligned old_addr or new_addr, old_len or new_len 0, FIXED or
  * DONTUNMAP without MAYMOVE, DONTUNMAP with a size change, a FIXED
- * range outside the address space or overlapping the old one), EFAULT
- * (old_addr is not mapped, or the old range runs past its VMA), ENOMEM
+ * range outside the address space or overlapping the old one,
+ * DONTUNMAP of a driver's VM_DONTEXPAND or VM_PFNMAP mapping), EFAULT
+ * (old_addr is not mapped, the old range runs past its VMA, or it would
+ * grow a VM_DONTEXPAND or VM_PFNMAP mapping), ENOMEM
  * (cannot grow in place without MAYMOVE, no free range to move to, out
  * of memory), EAGAIN (a shared device page its owner would not
  * migrate). Unlike Linux, old_len 0 (a second mapping of shared

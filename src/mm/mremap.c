@@ -360,6 +360,10 @@ static long move_vma(struct mm_struct *mm, unsigned long addr,
 		vm_area_free(vma);
 	}
 	vma_insert(mm, new);
+	/* The old VMA stays: the driver has one more (a move is the same
+	 * VMA in a new place, which it is not told of). */
+	if (dontunmap)
+		vma_open(new);
 	vma_merge_neighbours(mm, new);
 	if (dontunmap) {
 		vma = vma_lookup(mm, addr);
@@ -393,6 +397,11 @@ static long do_mremap(struct mm_struct *mm, unsigned long addr,
 	vma = vma_lookup(mm, addr);
 	/* The old range must lie in one VMA. */
 	if (!vma || old_len > vma->vm_end - addr)
+		return -EFAULT;
+	/* A driver's mapping that must not grow, or holds raw pfns. */
+	if ((vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP)) && dontunmap)
+		return -EINVAL;
+	if ((vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP)) && new_len > old_len)
 		return -EFAULT;
 	/* Room for the splits of the old range and of a MAP_FIXED target
 	 * and for the new VMA, so that no VMA insert fails. */
