@@ -424,20 +424,21 @@ static unsigned int anon_fault_order(struct vm_fault *vmf)
 
 /*
  * The pfn that would put the block at PTE index idx in line with the
- * nearest mapped page of its PTE table (so that the table's pages can
- * be one run in RAM, one host mapping: src/cpu/fault.c), or 0. The PTEs
- * are read without the PTL: only a hint comes out.
+ * nearest mapped page of its PTE table, at most max_dist entries away
+ * (so that the table's pages can be one run in RAM, one host mapping:
+ * src/cpu/fault.c), or 0. The PTEs are read without the PTL: only a
+ * hint comes out.
  */
 static unsigned long anon_block_pfn_hint(pte_t *table, unsigned long idx,
-					 unsigned long nr)
+					 unsigned long nr,
+					 unsigned long max_dist)
 {
-	for (unsigned long d = 1; d < PTRS_PER_PTE; d++) {
+	for (unsigned long d = 1; d <= max_dist && d < PTRS_PER_PTE; d++) {
 		pte_t pte;
 
 		if (idx >= d) {
 			pte = ptep_get(table + idx - d);
-			if (pte_present(pte) && !pte_special(pte) &&
-			    pte_pfn(pte) + d >= nr)
+			if (pte_present(pte) && !pte_special(pte))
 				return pte_pfn(pte) + d;
 		}
 		if (idx + nr - 1 + d < PTRS_PER_PTE) {
@@ -488,7 +489,8 @@ static unsigned long neighbour_pfn_hint(struct vm_area_struct *vma,
  */
 static struct page *alloc_pages_in_line(struct vm_area_struct *vma,
 					pmd_t *pmd, unsigned long start,
-					unsigned int order)
+					unsigned int order,
+					unsigned long max_dist)
 {
 	unsigned long idx = pte_index(start), table = start - idx * PAGE_SIZE;
 	unsigned long hint = 0;
@@ -496,7 +498,7 @@ static struct page *alloc_pages_in_line(struct vm_area_struct *vma,
 
 	if (pmd)
 		hint = anon_block_pfn_hint(pte_offset(pmd, start) - idx, idx,
-					   1UL << order);
+					   1UL << order, max_dist);
 	if (!hint)
 		hint = neighbour_pfn_hint(vma, table - PAGE_SIZE, start);
 	if (!hint)
@@ -515,13 +517,37 @@ static struct page *alloc_pages_in_line(struct vm_area_struct *vma,
 	return page;
 }
 
+/*
+ * This thread's last alloc_page_vma(): a driver that migrates a range
+ * home asks for its pages in order, before any of them is mapped, so the
+ * page before is found here rather than in the page table.
+ */
+static __thread struct {
+	struct mm_struct *mm;
+	unsigned long addr, pfn;
+} last_vma_alloc;
+
 struct page *alloc_page_vma(struct vm_area_struct *vma, unsigned long addr)
 {
+	struct page *page = NULL;
+
 	if (!vma || addr < vma->vm_start || addr >= vma->vm_end)
 		return alloc_page();
 	addr &= PAGE_MASK;
-	return alloc_pages_in_line(vma, pte_table_lookup(vma->vm_mm, addr),
-				   addr, 0);
+	if (last_vma_alloc.mm == vma->vm_mm &&
+	    last_vma_alloc.addr + PAGE_SIZE == addr)
+		page = alloc_pages_at(last_vma_alloc.pfn + 1, 0);
+	/* A short look around: this runs once a page, not once a block. */
+	if (!page)
+		page = alloc_pages_in_line(vma,
+					   pte_table_lookup(vma->vm_mm, addr),
+					   addr, 0, 16);
+	if (page) {
+		last_vma_alloc.mm = vma->vm_mm;
+		last_vma_alloc.addr = addr;
+		last_vma_alloc.pfn = page_to_pfn(page);
+	}
+	return page;
 }
 
 /* Are the PTEs of the block at ptep all none? PTL held. */
@@ -562,12 +588,14 @@ static vm_fault_t do_anonymous_page(struct vm_fault *vmf)
 		return 0;
 	}
 
-	page = alloc_pages_in_line(vmf->vma, vmf->pmd, start, order);
+	page = alloc_pages_in_line(vmf->vma, vmf->pmd, start, order,
+				   PTRS_PER_PTE);
 	if (!page && order) {
 		order = 0;
 		nr = 1;
 		start = vmf->address;
-		page = alloc_pages_in_line(vmf->vma, vmf->pmd, start, 0);
+		page = alloc_pages_in_line(vmf->vma, vmf->pmd, start, 0,
+					   PTRS_PER_PTE);
 	}
 	if (!page)
 		return VM_FAULT_OOM;
