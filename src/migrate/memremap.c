@@ -29,6 +29,44 @@ static struct {
 	.freed = PTHREAD_COND_INITIALIZER,
 };
 
+/*
+ * pfn_to_page() of device pfns without a lock: the pagemap of each
+ * 2 MiB section of device pfns that one pagemap covers whole, as the
+ * kernel's vmemmap is found by arithmetic. Set by memremap_pages() before
+ * the pagemap's pages can be handed out, cleared by memunmap_pages()
+ * after the last one is freed; a caller looks up only a pfn whose page
+ * it holds or whose pagemap it owns, so the pagemap it finds is alive.
+ * Sections shared by two pagemaps (ranges not 2 MiB aligned) and pfns
+ * beyond the table take the registry's lock.
+ */
+#define SECTION_SHIFT	(PMD_SHIFT - PAGE_SHIFT)
+#define NR_SECTIONS	(1UL << 20)		/* 2 TiB of device pfns */
+
+static struct dev_pagemap *_Atomic sections[NR_SECTIONS];
+
+static unsigned long device_pfn_base(void)
+{
+	return ALIGN_UP(uhmm_ram.nr_pages, 1UL << SECTION_SHIFT);
+}
+
+/* Point the sections pgmap covers whole at it, or at NULL. */
+static void set_sections(struct dev_pagemap *pgmap, struct dev_pagemap *to)
+{
+	unsigned long base = device_pfn_base() >> SECTION_SHIFT;
+	unsigned long first = ALIGN_UP(pgmap->pfn_first, 1UL << SECTION_SHIFT);
+	unsigned long end = ALIGN_DOWN(pgmap->pfn_first + pgmap->nr_pages,
+				       1UL << SECTION_SHIFT);
+
+	for (unsigned long pfn = first; pfn < end;
+	     pfn += 1UL << SECTION_SHIFT) {
+		unsigned long i = (pfn >> SECTION_SHIFT) - base;
+
+		if (i < NR_SECTIONS)
+			atomic_store_explicit(&sections[i], to,
+					      memory_order_release);
+	}
+}
+
 int request_free_mem_region(unsigned long size, struct range *range)
 {
 	unsigned long pfn;
@@ -116,8 +154,10 @@ void *memremap_pages(struct dev_pagemap *pgmap)
 	pthread_rwlock_wrlock(&registry.lock);
 	err = registry.nr == MAX_PAGEMAPS ? -ENOMEM :
 	      pagemap_overlaps(first, nr) ? -EINVAL : 0;
-	if (!err)
+	if (!err) {
 		registry.maps[registry.nr++] = pgmap;
+		set_sections(pgmap, pgmap);
+	}
 	pthread_rwlock_unlock(&registry.lock);
 	if (err) {
 		if (coherent)
@@ -138,6 +178,7 @@ void memunmap_pages(struct dev_pagemap *pgmap)
 	pthread_mutex_unlock(&registry.free_lock);
 
 	pthread_rwlock_wrlock(&registry.lock);
+	set_sections(pgmap, NULL);
 	for (unsigned int i = 0; i < registry.nr; i++) {
 		if (registry.maps[i] == pgmap) {
 			registry.maps[i] = registry.maps[--registry.nr];
@@ -157,8 +198,17 @@ void memunmap_pages(struct dev_pagemap *pgmap)
 
 struct page *device_pfn_to_page(unsigned long pfn)
 {
+	unsigned long sec = (pfn >> SECTION_SHIFT) -
+			    (device_pfn_base() >> SECTION_SHIFT);
 	struct page *page = NULL;
 
+	if (pfn >= device_pfn_base() && sec < NR_SECTIONS) {
+		struct dev_pagemap *m = atomic_load_explicit(&sections[sec],
+						memory_order_acquire);
+
+		if (m)
+			return &m->pages[pfn - m->pfn_first];
+	}
 	pthread_rwlock_rdlock(&registry.lock);
 	for (unsigned int i = 0; i < registry.nr; i++) {
 		struct dev_pagemap *m = registry.maps[i];
