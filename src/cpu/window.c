@@ -177,11 +177,20 @@ static int host_reserve(unsigned long haddr, size_t len, int flags)
 	return p == MAP_FAILED ? -errno : 0;
 }
 
+/*
+ * A writable run is populated at once: the host's write fault maps one
+ * page at a time. A read-only one is left to the host's read fault,
+ * which maps the pages around it already in its page cache in one go
+ * (its fault-around) and costs less than populating here.
+ */
 int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	     int fd, off_t off)
 {
-	int flags = MAP_FIXED | MAP_POPULATE | MAP_SHARED;
+	int flags = MAP_FIXED | MAP_SHARED;
 	void *p;
+
+	if (prot & PROT_WRITE)
+		flags |= MAP_POPULATE;
 
 	pthread_rwlock_rdlock(&mm->window->host_lock);
 	tsan_ignore_begin();

@@ -48,8 +48,8 @@ static inline unsigned long window_host_addr(const struct mm_struct *mm,
  * Host mappings (the only place besides src/mm/physmem.c that asks the
  * host for memory). All take mm addresses, page aligned.
  *
- * host_map(): map [addr, addr + len) to fd at off with prot, prefaulted.
- * -errno on failure.
+ * host_map(): map [addr, addr + len) to fd at off with prot (prefaulted
+ * if writable). -errno on failure.
  * host_unmap(): make [addr, addr + len) PROT_NONE again. Never fails:
  * where the host cannot split its mappings it empties the whole window.
  * host_unmap_all(): empty the whole window.
