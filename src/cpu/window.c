@@ -178,10 +178,12 @@ static int host_reserve(unsigned long haddr, size_t len, int flags)
 }
 
 /*
- * A writable run is populated at once: the host's write fault maps one
- * page at a time. A read-only one is left to the host's read fault,
- * which maps the pages around it already in its page cache in one go
- * (its fault-around) and costs less than populating here.
+ * A writable run of pages is populated at once: the host's write fault
+ * maps one page at a time, and a fault a page costs more than one
+ * populate. A single page, or a read-only run, is left to the host's
+ * fault, which is cheaper than populating it here, and for reads maps
+ * the pages around it already in its page cache in one go (its
+ * fault-around).
  */
 int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	     int fd, off_t off)
@@ -189,7 +191,7 @@ int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	int flags = MAP_FIXED | MAP_SHARED;
 	void *p;
 
-	if (prot & PROT_WRITE)
+	if ((prot & PROT_WRITE) && len > PAGE_SIZE)
 		flags |= MAP_POPULATE;
 
 	pthread_rwlock_rdlock(&mm->window->host_lock);
