@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <uhmm/uhmm.h>
+
 #include "bench.h"
 
 static FILE *json;
@@ -50,6 +52,32 @@ bool bench_flag(int argc, char **argv, const char *name)
 		if (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, name))
 			return true;
 	return false;
+}
+
+size_t bench_region(int argc, char **argv, size_t mib, size_t quick_mib)
+{
+	const char *opt = bench_option(argc, argv, "mib");
+
+	if (opt)
+		return strtoul(opt, NULL, 0) << 20;
+	return (bench_quick(argc, argv) ? quick_mib : mib) << 20;
+}
+
+struct mm_struct *bench_uhmm_start(const struct uhmm_config *config)
+{
+	struct mm_struct *mm;
+	int err = uhmm_init(config);
+
+	if (err) {
+		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
+		exit(1);
+	}
+	mm = uhmm_mm_create();
+	if (!mm) {
+		perror("uhmm_mm_create");
+		exit(1);
+	}
+	return mm;
 }
 
 void bench_begin(int argc, char **argv, const char *title)

@@ -69,6 +69,15 @@ struct bench_native {
 };
 double bench_native_fault(void *arg);
 
+/* Bytes of the region to measure: --mib SIZE, else quick_mib with
+ * --quick, else mib. */
+size_t bench_region(int argc, char **argv, size_t mib, size_t quick_mib);
+
+struct uhmm_config;
+struct mm_struct;
+/* uhmm_init(config) and a new mm; a message and exit(1) on failure. */
+struct mm_struct *bench_uhmm_start(const struct uhmm_config *config);
+
 /* The report: begin with the program's arguments (--json FILE). */
 void bench_begin(int argc, char **argv, const char *title);
 /*

@@ -126,18 +126,12 @@ int main(int argc, char **argv)
 	};
 	struct bench_stat v, b;
 	char params[128], title[64];
-	int err;
 
 	size = (mib_opt ? strtoul(mib_opt, NULL, 0) :
 		bench_quick(argc, argv) ? 16 : 64) << 20;
 	if (size * 2 > config.ram_size)
 		config.ram_size = size * 2;
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
-	mm = uhmm_mm_create();
+	mm = bench_uhmm_start(&config);
 	if (!mm) {
 		perror("uhmm_mm_create");
 		return 1;

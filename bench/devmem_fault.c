@@ -67,7 +67,6 @@ static double touch_device(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *mib_opt = bench_option(argc, argv, "mib");
 	bool quick = bench_quick(argc, argv);
 	struct uhmm_config config = { 0 };
 	struct bench_native native = { .write = true };
@@ -75,16 +74,10 @@ int main(int argc, char **argv)
 	struct bench_stat v, b;
 	char params[128];
 	bool write;
-	int err;
 
-	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : quick ? 4 : 16) << 20;
+	size = bench_region(argc, argv, 16, 4);
 	config.ram_size = 2 * size + (64UL << 20);
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
-	mm = uhmm_mm_create();
+	mm = bench_uhmm_start(&config);
 	dmirror = dmirror_open(mm, 0);
 	buf = malloc(size);
 	if (!mm || !dmirror || !buf)

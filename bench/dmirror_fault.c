@@ -74,7 +74,6 @@ static double device_read(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *mib_opt = bench_option(argc, argv, "mib");
 	bool quick = bench_quick(argc, argv);
 	struct uhmm_config config = { 0 };
 	struct bench_native native = { .write = true };
@@ -82,16 +81,10 @@ int main(int argc, char **argv)
 	int reps = quick ? 5 : 9;
 	struct bench_stat nat;
 	char params[160];
-	int err;
 
-	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : quick ? 8 : 32) << 20;
+	size = bench_region(argc, argv, 32, 8);
 	config.ram_size = 2 * size + (64UL << 20);
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
-	mm = uhmm_mm_create();
+	mm = bench_uhmm_start(&config);
 	dmirror = dmirror_open(mm, 0);
 	buf = malloc(512 * PAGE);
 	if (!mm || !dmirror || !buf)

@@ -83,7 +83,6 @@ static double device_fault(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *mib_opt = bench_option(argc, argv, "mib");
 	bool quick = bench_quick(argc, argv);
 	struct uhmm_config config = { 0 };
 	int reps = quick ? 5 : 9;
@@ -91,16 +90,10 @@ int main(int argc, char **argv)
 	bool write;
 	struct bench_stat v, b;
 	char params[128];
-	int err;
 
-	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : quick ? 16 : 64) << 20;
+	size = bench_region(argc, argv, 64, 16);
 	config.ram_size = 2 * size + (64UL << 20);
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
-	mm = uhmm_mm_create();
+	mm = bench_uhmm_start(&config);
 	pfns = calloc(size / PAGE_SIZE, sizeof(*pfns));
 	if (!mm || !pfns)
 		return 1;

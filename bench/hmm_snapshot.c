@@ -116,12 +116,7 @@ int main(int argc, char **argv)
 	char *p;
 	int err;
 
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
-	mm = uhmm_mm_create();
+	mm = bench_uhmm_start(&config);
 	p = uhmm_mmap(mm, NULL, size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (p == MAP_FAILED) {

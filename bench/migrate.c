@@ -247,24 +247,17 @@ static char *map_region(void)
 
 int main(int argc, char **argv)
 {
-	const char *mib_opt = bench_option(argc, argv, "mib");
 	bool quick = bench_quick(argc, argv);
 	struct uhmm_config config = { 0 };
 	static const unsigned long units[] = { 1, RANGE_PAGES };
 	static const char *const names[] = { "4k_scattered", "2m_aligned" };
 	int reps = quick ? 3 : 7;
 	char params[192], name[64];
-	int err;
 
-	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : quick ? 16 : 64) << 20;
+	size = bench_region(argc, argv, 64, 16);
 	size = (size + PMD_SIZE - 1) & PMD_MASK;
 	config.ram_size = 2 * size + (64UL << 20);
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
-	mm = uhmm_mm_create();
+	mm = bench_uhmm_start(&config);
 	device_init(size);
 	region = map_region();
 	src_buf = malloc(size);

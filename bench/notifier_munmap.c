@@ -84,18 +84,12 @@ int main(int argc, char **argv)
 	struct mmu_interval_notifier *subs;
 	struct bench_stat base;
 	char params[192], name[64];
-	int err;
 
 	populate = bench_flag(argc, argv, "populate");
 	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : quick ? 256 : 1024)
 	       << 20;
 	config.ram_size = 256UL << 20;
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
-	mm = uhmm_mm_create();
+	mm = bench_uhmm_start(&config);
 	subs = calloc(counts[2], sizeof(*subs));
 	if (!mm || !subs)
 		return 1;

@@ -126,7 +126,6 @@ int main(int argc, char **argv)
 	struct uhmm_config config = { 0 };
 	int reps = quick ? 3 : 5;
 	char params[192], name[64];
-	int err;
 
 	if (max_threads < 1 || max_threads > MAX_THREADS)
 		max_threads = MAX_THREADS;
@@ -134,12 +133,7 @@ int main(int argc, char **argv)
 		     quick ? 1024 : 4096;
 	slice = (per_thread * PAGE + PMD_SIZE - 1) & PMD_MASK;
 	config.ram_size = 2 * MAX_THREADS * slice + (256UL << 20);
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
-	mm = uhmm_mm_create();
+	mm = bench_uhmm_start(&config);
 	if (!mm)
 		return 1;
 	for (int i = 0; i < max_threads; i++) {

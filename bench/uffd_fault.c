@@ -182,7 +182,6 @@ static double managed_write(void *arg)
 int main(int argc, char **argv)
 {
 	const char *block_opt = bench_option(argc, argv, "block");
-	const char *mib_opt = bench_option(argc, argv, "mib");
 	bool quick = bench_quick(argc, argv);
 	struct uhmm_config config = {
 		.anon_block_pages = block_opt ? atoi(block_opt) : 16,
@@ -193,19 +192,13 @@ int main(int argc, char **argv)
 	const char *skip;
 	pthread_t handler;
 	char params[160], title[80];
-	int err;
 
-	size = (mib_opt ? strtoul(mib_opt, NULL, 0) : quick ? 16 : 64) << 20;
+	size = bench_region(argc, argv, 64, 16);
 	config.ram_size = 2 * size + (64UL << 20);
-	err = uhmm_init(&config);
-	if (err) {
-		fprintf(stderr, "uhmm_init: %s\n", strerror(-err));
-		return 1;
-	}
+	mm = bench_uhmm_start(&config);
 	block_bytes = config.anon_block_pages * PAGE;
-	mm = uhmm_mm_create();
 	zeros = aligned_alloc(PAGE, block_bytes);
-	if (!mm || !zeros)
+	if (!zeros)
 		return 1;
 	memset(zeros, 0, block_bytes);
 	native.size = size;
