@@ -26,7 +26,8 @@ static bool table_host_mapped(struct mm_struct *mm, unsigned long addr)
 /*
  * Callers keep the tables of [start, end) in place (mmap_lock, or the
  * pgtable_free_lock of an rmap walk) and may hold one PTL: nothing here
- * takes a uhmm lock but the window's host_lock, which is innermost.
+ * takes a uhmm lock but the mapping budget's lock and the windows'
+ * host_lock, which are innermost (src/cpu/window.c).
  */
 void flush_tlb_range(struct mm_struct *mm, unsigned long start,
 		     unsigned long end)

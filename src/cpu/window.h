@@ -52,6 +52,8 @@ static inline unsigned long window_host_addr(const struct mm_struct *mm,
  * if writable). -errno on failure.
  * host_unmap(): make [addr, addr + len) PROT_NONE again. Never fails:
  * where the host cannot split its mappings it empties the whole window.
+ * Both keep the process's host mappings under vm.max_map_count less an
+ * eighth, emptying every window past that.
  * host_unmap_all(): empty the whole window.
  */
 /*
