@@ -22,6 +22,37 @@
 extern unsigned long uhmm_window_start;
 extern unsigned long uhmm_window_end;
 
+/*
+ * A window slot. base is set once, under window_lock, before nr_windows
+ * counts the slot, and never changes. mm is set under window_lock and
+ * read lock-free by the SIGSEGV handler, which announces itself in
+ * lookups first: window_unbind() clears mm and then waits for lookups to
+ * drain, so a handler that saw the mm has taken mm_users (or given up)
+ * before the struct can go.
+ */
+struct uhmm_window {
+	unsigned long base;
+	struct mm_struct *_Atomic mm;
+	atomic_int lookups;
+	/*
+	 * Held for reading around every host mapping call in the window,
+	 * for writing by the fallback of window_empty() that leaves the
+	 * window unmapped for a moment: no mapping of ours lands in it
+	 * then, so one found there is not ours. Innermost: nothing is
+	 * taken under it.
+	 */
+	pthread_rwlock_t host_lock;
+};
+
+static inline size_t window_size(void)
+{
+	return uhmm_window_end - uhmm_window_start;
+}
+
+/* The slots that have a base, for src/cpu/host.c. */
+unsigned int window_nr_slots(void);
+struct uhmm_window *window_slot(unsigned int i);
+
 /* Reserve the first window, size bytes (2 MiB aligned). 0 or -errno. */
 int window_init(size_t size);
 
@@ -44,6 +75,18 @@ static inline unsigned long window_host_addr(const struct mm_struct *mm,
 	return addr + mm->window_delta;
 }
 
+/* ---- src/cpu/host.c ---- */
+
+/*
+ * The zero page, as the host maps it: PMD_SIZE bytes of a memfd that is
+ * never written, mapped read-only at the offset of the address within
+ * its 2 MiB, so that a run of zero-page PTEs is one host mapping that
+ * the host populates in one go (its fault-around), as it would not for
+ * a private anonymous mapping. host_zero_init(): 0 or -errno.
+ */
+extern int host_zero_fd;
+int host_zero_init(void);
+
 /*
  * Host mappings (the only place besides src/mm/physmem.c that asks the
  * host for memory). All take mm addresses, page aligned.
@@ -56,15 +99,6 @@ static inline unsigned long window_host_addr(const struct mm_struct *mm,
  * eighth, emptying every window past that.
  * host_unmap_all(): empty the whole window.
  */
-/*
- * The zero page, as the host maps it: PMD_SIZE bytes of a memfd that is
- * never written, mapped read-only at the offset of the address within
- * its 2 MiB, so that a run of zero-page PTEs is one host mapping that
- * the host populates in one go (its fault-around), as it would not for
- * a private anonymous mapping.
- */
-extern int host_zero_fd;
-
 int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	     int fd, off_t off);
 void host_unmap(struct mm_struct *mm, unsigned long addr, size_t len);
