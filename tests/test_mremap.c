@@ -686,6 +686,84 @@ static void test_device_private_fork(void **state)
 	device_pages_fork_move(0, true);
 }
 
+struct mover {
+	struct mm_struct *mm;
+	char *from, *to;
+	void *ret;
+};
+
+static void *mover_run(void *arg)
+{
+	struct mover *m = arg;
+
+	m->ret = uhmm_mremap(m->mm, m->from, PAGE_SIZE, PAGE_SIZE,
+			     MREMAP_MAYMOVE | MREMAP_FIXED, m->to);
+	return NULL;
+}
+
+/*
+ * The sharing of a device page is decided under its page lock: an
+ * eviction that holds migration entries in both a parent and a fork
+ * child (the page looks mapped nowhere) and then gives up puts both
+ * mappings back while the child's mremap waits for its entry. The move
+ * must not take the page along, or the parent's mapping would no longer
+ * be at page->index and no eviction could ever find it.
+ */
+static void test_device_private_fork_evict_race(void **state)
+{
+	struct mm_struct *parent = uhmm_mm_create(), *child;
+	struct dmirror *d = dmirror_open(parent, 0);
+	char *p = map_anon(parent, NULL, PAGE_SIZE);
+	char *q = free_range(parent, PAGE_SIZE);
+	unsigned long src = 0, dst = 0, pfn;
+	void *buf = malloc(PAGE_SIZE);
+	struct mover m;
+	struct page *page;
+	pthread_t thread;
+	uint64_t cpages;
+	pte_t pte;
+
+	fill(parent, p, 1, 40);
+	assert_int_equal(dmirror_run(d, HMM_DMIRROR_MIGRATE_TO_DEV, p, buf, 1,
+				     &cpages), 0);
+	assert_int_equal(cpages, 1);
+	child = uhmm_fork(parent);
+	assert_non_null(child);
+	mmap_read_lock(parent);
+	pte = ptep_get(pte_offset(pte_table_lookup(parent, (unsigned long)p),
+				  (unsigned long)p));
+	mmap_read_unlock(parent);
+	pfn = swp_offset(pte_to_swp_entry(pte));
+	page = pfn_to_page(pfn);
+	assert_int_equal(page_mapcount(page), 2);
+
+	assert_int_equal(migrate_device_range(&src, pfn, 1), 0);
+	assert_true(src & MIGRATE_PFN_MIGRATE);
+	m = (struct mover){ .mm = child, .from = p, .to = q };
+	pthread_create(&thread, NULL, mover_run, &m);
+	usleep(100000);		/* likely waiting on the entry by now */
+	migrate_device_pages(&src, &dst, 1);	/* no destination: stays */
+	migrate_device_finalize(&src, &dst, 1);
+	pthread_join(thread, NULL);
+	assert_ptr_equal(m.ret, q);
+
+	/* The child has its own copy; the parent's mapping is where the
+	 * page says, and eviction moves it. */
+	expect_pte_kind(child, q, 1, PTE_PRESENT);
+	expect_pte_kind(parent, p, 1, PTE_DEVICE_PRIVATE);
+	assert_int_equal(page->index, (unsigned long)p);
+	assert_int_equal(dmirror_run(d, HMM_DMIRROR_RELEASE, p, buf, 1, NULL),
+			 0);
+	expect_pte_kind(parent, p, 1, PTE_PRESENT);
+	check(parent, p, 1, 40);
+	check(child, q, 1, 40);
+
+	uhmm_mm_exit(child);
+	dmirror_close(d);
+	uhmm_mm_exit(parent);
+	free(buf);
+}
+
 static void test_device_coherent_fork(void **state)
 {
 	device_pages_fork_move(2, false);
@@ -939,6 +1017,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_coherent_fork,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_device_private_fork_evict_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_race, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_evict_race, setup,

@@ -40,6 +40,11 @@ struct tdrv {
 	struct page *pages[NPAGES];	/* page i at driver offset i */
 	/* Calls: mmap of VMAs it gave tdrv_vm_ops, and their callbacks. */
 	atomic_int mmaps, opens, closes, faults;
+	/* The VMAs it has been told of (mmap, open) and not closed: a
+	 * close of any other is a bug. Under live_lock. */
+	pthread_mutex_t live_lock;
+	struct vm_area_struct *live[64];
+	int nlive;
 	atomic_int fault_errors;	/* vm_insert_page() failures there */
 };
 
@@ -52,18 +57,35 @@ struct fixture {
 
 /* ---- the test driver ---- */
 
+static void tdrv_track(struct tdrv *drv, struct vm_area_struct *vma)
+{
+	pthread_mutex_lock(&drv->live_lock);
+	assert_true(drv->nlive < 64);
+	drv->live[drv->nlive++] = vma;
+	pthread_mutex_unlock(&drv->live_lock);
+}
+
 static void tdrv_open(struct vm_area_struct *vma)
 {
 	struct tdrv *drv = vma->vm_private_data;
 
 	atomic_fetch_add(&drv->opens, 1);
+	tdrv_track(drv, vma);
 }
 
 static void tdrv_close(struct vm_area_struct *vma)
 {
 	struct tdrv *drv = vma->vm_private_data;
+	int i;
 
 	atomic_fetch_add(&drv->closes, 1);
+	pthread_mutex_lock(&drv->live_lock);
+	for (i = 0; i < drv->nlive && drv->live[i] != vma; i++)
+		;
+	if (i == drv->nlive)
+		fail_msg("close of a VMA the driver was never told of");
+	drv->live[i] = drv->live[--drv->nlive];
+	pthread_mutex_unlock(&drv->live_lock);
 }
 
 static vm_fault_t tdrv_fault(struct vm_fault *vmf)
@@ -126,6 +148,9 @@ static int tdrv_mmap(void *private, struct vm_area_struct *vma)
 				return err;
 		}
 	}
+	/* A failed mmap's VMA goes without close, as in the kernel. */
+	if (drv->with_ops && !drv->mmap_err)
+		tdrv_track(drv, vma);
 	return drv->mmap_err;
 }
 
@@ -164,6 +189,7 @@ static int setup(void **state)
 		assert_non_null(f->drv.pages[i]);
 		memset(page_address(f->drv.pages[i]), 'A' + i, PAGE_SIZE);
 	}
+	pthread_mutex_init(&f->drv.live_lock, NULL);
 	f->drv.with_ops = true;
 	f->drv.insert = true;
 	f->mm = uhmm_mm_create();
@@ -179,10 +205,12 @@ static int teardown(void **state)
 	if (f->mm)
 		uhmm_mm_exit(f->mm);
 	/* Every VMA that had open (or came from mmap) had close. */
-	if (f->drv.with_ops)
+	if (f->drv.with_ops) {
 		assert_int_equal(atomic_load(&f->drv.closes),
 				 atomic_load(&f->drv.opens) +
 				 atomic_load(&f->drv.mmaps));
+		assert_int_equal(f->drv.nlive, 0);
+	}
 	/* The mappings let go of the driver's pages: it holds the last
 	 * reference of each, and nothing else leaked. */
 	for (int i = 0; i < NPAGES; i++) {
@@ -300,7 +328,7 @@ static unsigned char snapshot_one(struct mm_struct *mm, void *addr)
 struct insert_errors {
 	struct page *anon, *table, *devpriv, *freed;
 	int r_below, r_end, r_unaligned, r_null, r_free, r_anon, r_table,
-	    r_devpriv, r_busy, r_zero;
+	    r_devpriv, r_busy, r_zero_writable, r_zero;
 	int ref_anon;
 };
 static struct insert_errors ie;
@@ -323,6 +351,11 @@ static int errors_mmap(void *private, struct vm_area_struct *vma)
 	assert_int_equal(vm_insert_page(vma, vma->vm_start, page), 0);
 	assert_true(vma->vm_flags & VM_MIXEDMAP);
 	ie.r_busy = vm_insert_page(vma, vma->vm_start, drv->pages[1]);
+	/* Shared and may become writable: a write would reach the zero
+	 * page of every mm. Not once it never can. */
+	ie.r_zero_writable = vm_insert_page(vma, vma->vm_start + PAGE_SIZE,
+					    zero_page());
+	vma->vm_flags &= ~VM_MAYWRITE;
 	ie.r_zero = vm_insert_page(vma, vma->vm_start + PAGE_SIZE,
 				   zero_page());
 	return 0;
@@ -380,6 +413,7 @@ static void test_insert_errors(void **state)
 	assert_int_equal(ie.r_table, -EINVAL);
 	assert_int_equal(ie.r_devpriv, -EINVAL);
 	assert_int_equal(ie.r_busy, -EBUSY);
+	assert_int_equal(ie.r_zero_writable, -EINVAL);
 	assert_int_equal(ie.r_zero, 0);
 	assert_int_equal(page_ref_count(ie.anon), ie.ref_anon);
 	assert_int_equal(page_mapcount(ie.anon), 1);
@@ -634,6 +668,7 @@ static void test_dontneed(void **state)
 	assert_int_equal(errno, EFAULT);
 	assert_int_equal(cpu_byte(f->mm, p + PAGE_SIZE), 'B');
 	assert_int_equal(uhmm_munmap(f->mm, p, SIZE), 0);
+	pthread_mutex_init(&f->drv.live_lock, NULL);
 	f->drv.with_ops = true;
 }
 

@@ -16,18 +16,30 @@
 
 #include "mm/mm_internal.h"
 
-/* Can page be mapped by a driver? 0 or -EINVAL. */
-static int validate_page_before_insert(struct page *page)
+/*
+ * Can page be mapped by a driver into vma? 0 or -EINVAL. The zero page
+ * only where no write can ever reach it in place: a private mapping
+ * (a write copies it) or one that can never be writable (the kernel's
+ * vm_mixed_zeropage_allowed()); in a shared writable mapping a write
+ * would make the one zero page of every mm writable.
+ */
+static int validate_page_before_insert(struct vm_area_struct *vma,
+				       struct page *page)
 {
 	if (!page || page_ref_count(page) <= 0)
 		return -EINVAL;
 	if (is_zero_page(page))
-		return 0;
-	/* Anonymous memory belongs to some mm's COW scheme; page tables
-	 * and free blocks to the allocator; device-private memory cannot
-	 * be reached by the CPU at all. */
+		return (vma->vm_flags & VM_SHARED) &&
+		       (vma->vm_flags & (VM_WRITE | VM_MAYWRITE)) ?
+		       -EINVAL : 0;
+	/*
+	 * Anonymous memory belongs to some mm's COW scheme; page tables
+	 * and free blocks to the allocator. Device memory is mapped only
+	 * by migration: its reverse map (docs/lifetime.md) finds a device
+	 * page's mappings at page->index, which an insert would not set.
+	 */
 	if (PageAnon(page) || test_page_flag(page, PG_table) ||
-	    test_page_flag(page, PG_buddy) || is_device_private_page(page))
+	    test_page_flag(page, PG_buddy) || is_zone_device_page(page))
 		return -EINVAL;
 	return 0;
 }
@@ -97,7 +109,7 @@ int vm_insert_page(struct vm_area_struct *vma, unsigned long addr,
 		return -EFAULT;
 	if (!IS_ALIGNED(addr, PAGE_SIZE))
 		return -EINVAL;
-	err = validate_page_before_insert(page);
+	err = validate_page_before_insert(vma, page);
 	if (err)
 		return err;
 	/* Only a driver's mapping: anonymous memory and files have pages

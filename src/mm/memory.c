@@ -693,7 +693,13 @@ static vm_fault_t do_wp_page(struct vm_fault *vmf)
 	pte_t entry = pte_mkyoung(pte_mkdirty(pte_mkwrite(vmf->orig_pte)));
 
 	if (vma->vm_flags & VM_SHARED) {
-		/* Shared mapping: no copy, just permission and dirtiness. */
+		/* Shared mapping: no copy, just permission and dirtiness.
+		 * Never for the zero page (vm_insert_page() keeps it out of
+		 * shared writable mappings; a driver's fault must too). */
+		if (pte_pfn(vmf->orig_pte) == page_to_pfn(zero_page())) {
+			pte_unmap_unlock(vmf->pte, vmf->ptl);
+			return VM_FAULT_SIGBUS;
+		}
 		if (page)
 			set_page_dirty(page);
 		ptep_set_access_flags(vma, vmf->address, vmf->pte, entry);

@@ -186,12 +186,18 @@ static struct page *pte_rmap_page(pte_t pte)
 
 /*
  * Move the PTEs of [old_addr, old_end), all in one table of old_pmd, to
- * new_addr on, all in one table of new_pmd. Both tables exist.
+ * new_addr on, all in one table of new_pmd. Both tables exist. With
+ * only_own, stop at a device page that another mm maps too: its sharing
+ * is decided under its page lock, since a migration by pfn that gave up
+ * may have put back a mapping unshare_device_pages() did not see. The
+ * end of what was moved is returned (old_end when all of it).
  */
-static void move_ptes(struct mm_struct *mm, pmd_t *old_pmd,
-		      unsigned long old_addr, unsigned long old_end,
-		      pmd_t *new_pmd, unsigned long new_addr)
+static unsigned long move_ptes(struct mm_struct *mm, pmd_t *old_pmd,
+			       unsigned long old_addr, unsigned long old_end,
+			       pmd_t *new_pmd, unsigned long new_addr,
+			       bool only_own)
 {
+	bool shared = false;
 	unsigned long flush_start = old_addr;
 	spinlock_t *old_ptl, *new_ptl;
 	pte_t *old_pte, *new_pte;
@@ -228,6 +234,11 @@ again:
 			busy = page;
 			break;
 		}
+		if (page && only_own && page_mapcount(page) > 1) {
+			unlock_page(page);
+			shared = true;
+			break;
+		}
 		pte = ptep_get_and_clear(mm, old_addr, old_pte);
 		set_pte_at(mm, new_addr, new_pte, pte);
 		if (page) {
@@ -243,6 +254,8 @@ again:
 		spin_unlock(new_ptl);
 	pte_unmap_unlock(old_pte, old_ptl);
 
+	if (shared)
+		return old_addr;
 	if (busy) {
 		lock_page(busy);
 		unlock_page(busy);
@@ -257,6 +270,7 @@ again:
 		flush_start = old_addr;
 		goto again;
 	}
+	return old_end;
 }
 
 /* The next boundary of a PTE table after either address, as a length. */
@@ -292,12 +306,19 @@ static int alloc_move_tables(struct mm_struct *mm, unsigned long old_addr,
 	return 0;
 }
 
-static void move_page_tables(struct mm_struct *mm, unsigned long old_addr,
-			     unsigned long new_addr, unsigned long len)
+/*
+ * Move len bytes of PTEs from old_addr to new_addr. Returns how many
+ * bytes moved: len, or less where only_own met a shared device page.
+ */
+static unsigned long move_page_tables(struct mm_struct *mm,
+				      unsigned long old_addr,
+				      unsigned long new_addr,
+				      unsigned long len, bool only_own)
 {
 	unsigned long off, extent;
 
 	for (off = 0; off < len; off += extent) {
+		unsigned long end;
 		pmd_t *old_pmd, *new_pmd;
 
 		extent = move_extent(old_addr + off, new_addr + off,
@@ -307,17 +328,23 @@ static void move_page_tables(struct mm_struct *mm, unsigned long old_addr,
 			continue;
 		new_pmd = pte_table_lookup(mm, new_addr + off);
 		BUG_ON(!new_pmd);
-		move_ptes(mm, old_pmd, old_addr + off, old_addr + off + extent,
-			  new_pmd, new_addr + off);
+		end = move_ptes(mm, old_pmd, old_addr + off,
+				old_addr + off + extent, new_pmd,
+				new_addr + off, only_own);
+		if (end < old_addr + off + extent)
+			return end - old_addr;
 	}
+	return len;
 }
 
 /* ---- VMAs ---- */
 
 /*
  * Move [addr, addr + old_len), which lies in one VMA, to a new VMA of
- * new_len bytes at new_addr (free). Returns new_addr or -errno; on
- * error nothing has changed.
+ * new_len bytes at new_addr (free). Returns new_addr or -errno (-EAGAIN:
+ * a device page in the range is shared with another mm); on error the
+ * pages and the mapping are as they were, though a driver's VMA split
+ * at the range's ends stays split (drivers' VMAs never merge).
  */
 static long move_vma(struct mm_struct *mm, unsigned long addr,
 		     unsigned long old_len, unsigned long new_len,
@@ -325,7 +352,7 @@ static long move_vma(struct mm_struct *mm, unsigned long addr,
 {
 	struct mmu_notifier_range range;
 	struct vm_area_struct *vma, *new;
-	unsigned long moved = min(old_len, new_len);
+	unsigned long moved = min(old_len, new_len), done;
 	int err;
 
 	err = vma_split_range(mm, addr, addr + old_len);
@@ -349,21 +376,33 @@ static long move_vma(struct mm_struct *mm, unsigned long addr,
 				MMU_NOTIFIER_RANGE_BLOCKABLE, mm, addr,
 				addr + old_len);
 	mmu_notifier_invalidate_range_start(&range);
-	move_page_tables(mm, addr, new_addr, moved);
+	done = move_page_tables(mm, addr, new_addr, moved, true);
+	if (done < moved) {
+		/* A device page became shared again: put back what moved
+		 * (the old tables are all there, and nothing can have
+		 * become shared in this mm's half), and let the caller
+		 * unshare it and try again. */
+		move_page_tables(mm, new_addr, addr, done, false);
+		err = -EAGAIN;
+	}
 	mmu_notifier_invalidate_range_end(&range);
+	if (err) {
+		vm_area_free(new);
+		goto undo;
+	}
 
 	if (!dontunmap) {
 		/* Every PTE is gone from it: only the tables and the VMA
 		 * are left to free, before the new VMA may merge with it. */
 		free_pgtables(mm, addr, addr + old_len);
 		vma_remove(mm, vma);
-		vm_area_free(vma);
 	}
 	vma_insert(mm, new);
-	/* The old VMA stays: the driver has one more (a move is the same
-	 * VMA in a new place, which it is not told of). */
-	if (dontunmap)
-		vma_open(new);
+	/* As the kernel's copy_vma() and unmap: the driver is told of the
+	 * new VMA, and of the old one going. */
+	vma_open(new);
+	if (!dontunmap)
+		remove_vma(vma);
 	vma_merge_neighbours(mm, new);
 	if (dontunmap) {
 		vma = vma_lookup(mm, addr);
@@ -447,7 +486,17 @@ static long do_mremap(struct mm_struct *mm, unsigned long addr,
 		if (!new_addr)
 			return -ENOMEM;
 	}
-	return move_vma(mm, addr, old_len, new_len, new_addr, dontunmap);
+	for (int tries = 0;; tries++) {
+		long ret = move_vma(mm, addr, old_len, new_len, new_addr,
+				    dontunmap);
+
+		/* -EAGAIN: a page shared again meanwhile (move_ptes()). */
+		if (ret != -EAGAIN || tries == UNSHARE_TRIES)
+			return ret;
+		err = unshare_device_pages(mm, addr, addr + old_len);
+		if (err)
+			return err;
+	}
 }
 
 void *uhmm_mremap(struct mm_struct *mm, void *old_address, size_t old_len,
