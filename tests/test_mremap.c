@@ -421,8 +421,11 @@ static void test_errors(void **state)
 			 0);
 	expect_fail(uhmm_mremap(mm, p, len, len, mf, hole), EFAULT);
 
-	/* ENOMEM: cannot grow in place without MAYMOVE. */
+	/* ENOMEM: cannot grow in place without MAYMOVE; larger than the
+	 * address space. */
 	expect_fail(uhmm_mremap(mm, p, len / 2, len, 0), ENOMEM);
+	expect_fail(uhmm_mremap(mm, p, len, mm->task_size - mm->mmap_base +
+				PAGE_SIZE, MREMAP_MAYMOVE), ENOMEM);
 
 	/* None of that changed anything. */
 	check(mm, p, NPAGES, 11);

@@ -113,6 +113,18 @@ static vm_fault_t unshare_coherent_page(struct vm_area_struct *vma,
 	}
 	migrate_vma_pages(&args);
 	migrate_vma_finalize(&args);
+	if (dst) {
+		/* The migration's MMU_NOTIFY_MIGRATE carried the device's
+		 * own owner, which its driver may skip as its own doing:
+		 * tell every mirror that this mapping left the page. */
+		struct mmu_notifier_range range;
+
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR,
+					MMU_NOTIFIER_RANGE_BLOCKABLE,
+					vma->vm_mm, addr, addr + PAGE_SIZE);
+		mmu_notifier_invalidate_range_start(&range);
+		mmu_notifier_invalidate_range_end(&range);
+	}
 	return ret;
 }
 
@@ -523,7 +535,7 @@ void *uhmm_mremap(struct mm_struct *mm, void *old_address, size_t old_len,
 	new_len = PAGE_ALIGN(new_len);
 	/* The kernel's zero old_len (a second mapping of shared memory)
 	 * is not supported. */
-	if (!old_len || !new_len || new_len > mm->task_size - mm->mmap_base)
+	if (!old_len || !new_len)
 		goto einval;
 	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
 		if (!(flags & MREMAP_MAYMOVE))
@@ -539,6 +551,10 @@ void *uhmm_mremap(struct mm_struct *mm, void *old_address, size_t old_len,
 		/* The new range must not overlap the old one. */
 		if (new_addr < addr + old_len && addr < new_addr + new_len)
 			goto einval;
+	} else if (new_len > mm->task_size - mm->mmap_base) {
+		/* Larger than the address space: nowhere to put it. */
+		errno = ENOMEM;
+		return MAP_FAILED;
 	}
 
 	mmap_write_lock(mm);
