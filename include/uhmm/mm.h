@@ -33,13 +33,23 @@ static inline void mmap_read_unlock(struct mm_struct *mm)
 static inline void mmap_write_lock(struct mm_struct *mm)
 {
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	mm->mmap_write_held = true;
+	atomic_store_explicit(&mm->mmap_write_owner,
+			      (unsigned long)pthread_self(),
+			      memory_order_relaxed);
 }
 
 static inline void mmap_write_unlock(struct mm_struct *mm)
 {
-	mm->mmap_write_held = false;
+	atomic_store_explicit(&mm->mmap_write_owner, 0, memory_order_relaxed);
 	pthread_rwlock_unlock(&mm->mmap_lock);
+}
+
+/* Does this thread hold mmap_lock for write (mmap_assert_write_locked)? */
+static inline bool mmap_write_locked_by_me(struct mm_struct *mm)
+{
+	return atomic_load_explicit(&mm->mmap_write_owner,
+				    memory_order_relaxed) ==
+	       (unsigned long)pthread_self();
 }
 
 /* ---- VMAs (caller holds mmap_lock) ---- */

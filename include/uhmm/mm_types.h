@@ -137,10 +137,10 @@ struct mm_struct {
 	 * to the VMA set and anything that frees page tables.
 	 */
 	pthread_rwlock_t mmap_lock;
-	/* True while mmap_lock is held for write: written by the writer,
-	 * read by holders of mmap_lock of either kind (a reader sees
-	 * false), so one can tell which it holds. */
-	bool mmap_write_held;
+	/* The thread (pthread_self()) that holds mmap_lock for write, or
+	 * 0: set by it after taking the lock, cleared before dropping it,
+	 * read by anyone (mmap_write_locked_by_me()). */
+	_Atomic unsigned long mmap_write_owner;
 
 	/* VMAs sorted by address, not overlapping: mmap_lock */
 	struct vm_area_struct **vmas;

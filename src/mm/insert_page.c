@@ -121,7 +121,7 @@ int vm_insert_page(struct vm_area_struct *vma, unsigned long addr,
 		 * only under the write lock. The kernel BUGs here; a fault
 		 * callback that inserts must find VM_MIXEDMAP set at mmap
 		 * time. */
-		if (!vma->vm_mm->mmap_write_held) {
+		if (!mmap_write_locked_by_me(vma->vm_mm)) {
 			fprintf(stderr, "uhmm: WARNING: vm_insert_page() "
 				"on a VMA without VM_MIXEDMAP and without "
 				"mmap_write_lock\n");
