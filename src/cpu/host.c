@@ -30,15 +30,32 @@ int host_zero_init(void)
 
 static void check_map_budget(void);
 
-static int host_reserve(unsigned long haddr, size_t len, int flags)
+/* mmap() at host address haddr, fixed: 0 or -errno. */
+static int host_mmap(unsigned long haddr, size_t len, int prot, int flags,
+		     int fd, off_t off)
 {
 	void *p;
 
 	tsan_ignore_begin();
-	p = mmap((void *)haddr, len, PROT_NONE, flags | MAP_PRIVATE |
-		 MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = mmap((void *)haddr, len, prot, flags, fd, off);
 	tsan_ignore_end();
 	return p == MAP_FAILED ? -errno : 0;
+}
+
+#define RESERVE_FLAGS	(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+/* A mapping call into mm's window, within the mapping budget. */
+static int window_mmap(struct mm_struct *mm, unsigned long addr, size_t len,
+		       int prot, int flags, int fd, off_t off)
+{
+	int err;
+
+	check_map_budget();
+	pthread_rwlock_rdlock(&mm->window->host_lock);
+	err = host_mmap(window_host_addr(mm, addr), len, prot,
+			flags | MAP_FIXED, fd, off);
+	pthread_rwlock_unlock(&mm->window->host_lock);
+	return err;
 }
 
 /*
@@ -52,19 +69,11 @@ static int host_reserve(unsigned long haddr, size_t len, int flags)
 int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
 	     int fd, off_t off)
 {
-	int flags = MAP_FIXED | MAP_SHARED;
-	void *p;
+	int flags = MAP_SHARED;
 
 	if ((prot & PROT_WRITE) && len > PAGE_SIZE)
 		flags |= MAP_POPULATE;
-
-	check_map_budget();
-	pthread_rwlock_rdlock(&mm->window->host_lock);
-	tsan_ignore_begin();
-	p = mmap((void *)window_host_addr(mm, addr), len, prot, flags, fd, off);
-	tsan_ignore_end();
-	pthread_rwlock_unlock(&mm->window->host_lock);
-	return p == MAP_FAILED ? -errno : 0;
+	return window_mmap(mm, addr, len, prot, flags, fd, off);
 }
 
 /*
@@ -82,7 +91,8 @@ static void window_empty(struct uhmm_window *w)
 	int err;
 
 	pthread_rwlock_rdlock(&w->host_lock);
-	err = host_reserve(w->base, window_size(), MAP_FIXED);
+	err = host_mmap(w->base, window_size(), PROT_NONE,
+			RESERVE_FLAGS | MAP_FIXED, -1, 0);
 	pthread_rwlock_unlock(&w->host_lock);
 	if (!err)
 		return;
@@ -91,7 +101,8 @@ static void window_empty(struct uhmm_window *w)
 	err = munmap((void *)w->base, window_size()) ? -errno : 0;
 	tsan_ignore_end();
 	if (!err)
-		err = host_reserve(w->base, window_size(), MAP_FIXED_NOREPLACE);
+		err = host_mmap(w->base, window_size(), PROT_NONE,
+				RESERVE_FLAGS | MAP_FIXED_NOREPLACE, -1, 0);
 	pthread_rwlock_unlock(&w->host_lock);
 	if (err) {
 		errno = -err;
@@ -179,15 +190,9 @@ out:
 
 void host_unmap(struct mm_struct *mm, unsigned long addr, size_t len)
 {
-	int err;
-
 	/* Splitting a host mapping may hit vm.max_map_count: then empty
 	 * the window (a full TLB flush); the CPU faults back what it
 	 * uses. */
-	check_map_budget();
-	pthread_rwlock_rdlock(&mm->window->host_lock);
-	err = host_reserve(window_host_addr(mm, addr), len, MAP_FIXED);
-	pthread_rwlock_unlock(&mm->window->host_lock);
-	if (err)
+	if (window_mmap(mm, addr, len, PROT_NONE, RESERVE_FLAGS, -1, 0))
 		host_unmap_all(mm);
 }

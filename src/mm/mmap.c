@@ -81,23 +81,38 @@ static int mmap_check(struct mm_struct *mm, unsigned long addr, size_t *len,
 }
 
 /*
- * Take a driver's mapping down again after its mmap callback failed:
- * the pages it inserted go, the VMA goes without close.
+ * Unmap the pages of mm->vmas[first, last) (adjacent) under one
+ * MMU_NOTIFY_UNMAP and free their page tables; the VMAs stay. Write lock.
  */
-static void mmap_driver_undo(struct mm_struct *mm, struct vm_area_struct *vma)
+static void unmap_region(struct mm_struct *mm, unsigned int first,
+			 unsigned int last)
 {
 	struct mmu_notifier_range range;
 	struct mmu_gather tlb;
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP,
 				MMU_NOTIFIER_RANGE_BLOCKABLE, mm,
-				vma->vm_start, vma->vm_end);
+				mm->vmas[first]->vm_start,
+				mm->vmas[last - 1]->vm_end);
 	mmu_notifier_invalidate_range_start(&range);
 	tlb_gather_mmu(&tlb, mm);
-	zap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
+	for (unsigned int i = first; i < last; i++)
+		zap_page_range(&tlb, mm->vmas[i], mm->vmas[i]->vm_start,
+			       mm->vmas[i]->vm_end);
 	tlb_finish_mmu(&tlb);
 	mmu_notifier_invalidate_range_end(&range);
-	free_pgtables(mm, vma->vm_start, vma->vm_end);
+	free_pgtables(mm, range.start, range.end);
+}
+
+/*
+ * Take a driver's mapping down again after its mmap callback failed:
+ * the pages it inserted go, the VMA goes without close.
+ */
+static void mmap_driver_undo(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	unsigned int i = vma_index(mm, vma->vm_start);
+
+	unmap_region(mm, i, i + 1);
 	vma_remove(mm, vma);
 	vm_area_free(vma);
 }
@@ -267,8 +282,6 @@ static void unmap_writeback(struct vm_area_struct *vma)
 
 int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long end)
 {
-	struct mmu_notifier_range range;
-	struct mmu_gather tlb;
 	unsigned int first, last;
 	int err;
 
@@ -282,20 +295,7 @@ int do_munmap(struct mm_struct *mm, unsigned long start, unsigned long end)
 	if (first >= last)
 		return 0;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP,
-				MMU_NOTIFIER_RANGE_BLOCKABLE, mm,
-				mm->vmas[first]->vm_start,
-				mm->vmas[last - 1]->vm_end);
-	mmu_notifier_invalidate_range_start(&range);
-	tlb_gather_mmu(&tlb, mm);
-	for (unsigned int i = first; i < last; i++)
-		zap_page_range(&tlb, mm->vmas[i], mm->vmas[i]->vm_start,
-			       mm->vmas[i]->vm_end);
-	tlb_finish_mmu(&tlb);
-	mmu_notifier_invalidate_range_end(&range);
-
-	free_pgtables(mm, range.start, range.end);
-
+	unmap_region(mm, first, last);
 	while (last-- > first) {
 		struct vm_area_struct *vma = mm->vmas[last];
 

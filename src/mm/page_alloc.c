@@ -180,17 +180,34 @@ unsigned long free_block_pfn(unsigned int order)
 	return pfn;
 }
 
+/*
+ * The order of the free block that holds the aligned 2^order pages
+ * around pfn, with its first pfn in *head; MAX_PAGE_ORDER + 1 if any of
+ * them is in use. zone.lock held.
+ */
+static unsigned int free_block_holding(unsigned long pfn, unsigned int order,
+				       unsigned long *head)
+{
+	unsigned int cur;
+
+	for (cur = order; cur <= MAX_PAGE_ORDER; cur++) {
+		*head = ALIGN_DOWN(pfn, 1UL << cur);
+		if (page_is_buddy(&uhmm_ram.mem_map[*head], cur))
+			break;
+	}
+	return cur;
+}
+
 /* Is the aligned block of 2^order pages around pfn all free now? */
 bool pfn_block_free(unsigned long pfn, unsigned int order)
 {
-	bool free = false;
+	unsigned long head;
+	bool free;
 
 	if (!pfn_is_ram(ALIGN_DOWN(pfn, 1UL << order)))
 		return false;
 	spin_lock(&zone.lock);
-	for (unsigned int cur = order; cur <= MAX_PAGE_ORDER && !free; cur++)
-		free = page_is_buddy(&uhmm_ram.mem_map[ALIGN_DOWN(pfn,
-							1UL << cur)], cur);
+	free = free_block_holding(pfn, order, &head) <= MAX_PAGE_ORDER;
 	spin_unlock(&zone.lock);
 	return free;
 }
@@ -211,11 +228,7 @@ struct page *alloc_pages_at(unsigned long pfn, unsigned int order)
 	    !pfn_is_ram(pfn) || !pfn_is_ram(pfn + nr - 1))
 		return NULL;
 	spin_lock(&zone.lock);
-	for (cur = order; cur <= MAX_PAGE_ORDER; cur++) {
-		head = ALIGN_DOWN(pfn, 1UL << cur);
-		if (page_is_buddy(&uhmm_ram.mem_map[head], cur))
-			break;
-	}
+	cur = free_block_holding(pfn, order, &head);
 	if (cur <= MAX_PAGE_ORDER) {
 		del_from_free_list(&uhmm_ram.mem_map[head], cur);
 		/* Give back the halves that do not hold pfn. */
