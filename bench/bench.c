@@ -80,6 +80,30 @@ struct mm_struct *bench_uhmm_start(const struct uhmm_config *config)
 	return mm;
 }
 
+char *bench_uhmm_map(struct mm_struct *mm, size_t len, int extra_flags)
+{
+	char *p = uhmm_mmap(mm, NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("uhmm_mmap");
+		exit(1);
+	}
+	return p;
+}
+
+static bool nop_invalidate(struct mmu_interval_notifier *sub,
+			   const struct mmu_notifier_range *range,
+			   unsigned long cur_seq)
+{
+	mmu_interval_set_seq(sub, cur_seq);
+	return true;
+}
+
+const struct mmu_interval_notifier_ops bench_nop_notifier_ops = {
+	.invalidate = nop_invalidate,
+};
+
 void bench_begin(int argc, char **argv, const char *title)
 {
 	const char *path = bench_option(argc, argv, "json");

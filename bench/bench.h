@@ -78,6 +78,14 @@ struct mm_struct;
 /* uhmm_init(config) and a new mm; a message and exit(1) on failure. */
 struct mm_struct *bench_uhmm_start(const struct uhmm_config *config);
 
+/* len bytes of private anonymous read-write memory in mm (with
+ * extra_flags, such as MAP_POPULATE); a message and exit(1) on failure. */
+char *bench_uhmm_map(struct mm_struct *mm, size_t len, int extra_flags);
+
+struct mmu_interval_notifier_ops;
+/* Interval notifier ops whose invalidate only moves the sequence on. */
+extern const struct mmu_interval_notifier_ops bench_nop_notifier_ops;
+
 /* The report: begin with the program's arguments (--json FILE). */
 void bench_begin(int argc, char **argv, const char *title);
 /*

@@ -25,14 +25,7 @@ static size_t size;
 
 static char *map_managed(void)
 {
-	char *p = uhmm_mmap(mm, NULL, size, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED) {
-		perror("uhmm_mmap");
-		exit(1);
-	}
-	return p;
+	return bench_uhmm_map(mm, size, 0);
 }
 
 static char *map_native(void)

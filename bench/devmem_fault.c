@@ -36,12 +36,7 @@ static double touch_device(void *arg)
 	char *p;
 	int ret;
 
-	p = uhmm_mmap(mm, NULL, size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("uhmm_mmap");
-		exit(1);
-	}
+	p = bench_uhmm_map(mm, size, 0);
 	for (size_t off = 0; off < size; off += PAGE)
 		p[off] = 1;
 	cmd.addr = (uintptr_t)p;

@@ -57,12 +57,7 @@ static double device_read(void *arg)
 	double t0;
 	char *p;
 
-	p = uhmm_mmap(mm, NULL, size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("uhmm_mmap");
-		exit(1);
-	}
+	p = bench_uhmm_map(mm, size, MAP_POPULATE);
 	if (r->hit)
 		read_all(p, r->batch);
 	t0 = bench_now_ns();

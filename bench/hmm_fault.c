@@ -24,18 +24,6 @@ static struct mm_struct *mm;
 static size_t size;
 static unsigned long *pfns;
 
-static bool nop_invalidate(struct mmu_interval_notifier *sub,
-			   const struct mmu_notifier_range *range,
-			   unsigned long cur_seq)
-{
-	mmu_interval_set_seq(sub, cur_seq);
-	return true;
-}
-
-static const struct mmu_interval_notifier_ops nop_ops = {
-	.invalidate = nop_invalidate,
-};
-
 /* ns per page of faulting a fresh region in with one call. */
 static double device_fault(void *arg)
 {
@@ -51,16 +39,11 @@ static double device_fault(void *arg)
 	char *p;
 	int ret;
 
-	p = uhmm_mmap(mm, NULL, size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("uhmm_mmap");
-		exit(1);
-	}
+	p = bench_uhmm_map(mm, size, 0);
 	range.start = (unsigned long)p;
 	range.end = range.start + size;
 	if (mmu_interval_notifier_insert(&sub, mm, range.start, size,
-					 &nop_ops))
+					 &bench_nop_notifier_ops))
 		exit(1);
 	do {
 		range.notifier_seq = mmu_interval_read_begin(&sub);

@@ -23,18 +23,6 @@ static struct mm_struct *mm;
 static unsigned long start, end;
 static unsigned long *pfns;
 
-static bool nop_invalidate(struct mmu_interval_notifier *sub,
-			   const struct mmu_notifier_range *range,
-			   unsigned long cur_seq)
-{
-	mmu_interval_set_seq(sub, cur_seq);
-	return true;
-}
-
-static const struct mmu_interval_notifier_ops nop_ops = {
-	.invalidate = nop_invalidate,
-};
-
 static struct mmu_interval_notifier sub;
 
 /* ns per page of one hmm_range_fault() snapshot of the region. */
@@ -117,16 +105,11 @@ int main(int argc, char **argv)
 	int err;
 
 	mm = bench_uhmm_start(&config);
-	p = uhmm_mmap(mm, NULL, size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("uhmm_mmap");
-		return 1;
-	}
+	p = bench_uhmm_map(mm, size, MAP_POPULATE);
 	start = (unsigned long)p;
 	end = start + size;
 	pfns = calloc(npages, sizeof(*pfns));
-	err = mmu_interval_notifier_insert(&sub, mm, start, size, &nop_ops);
+	err = mmu_interval_notifier_insert(&sub, mm, start, size, &bench_nop_notifier_ops);
 	if (!pfns || err) {
 		fprintf(stderr, "setup failed\n");
 		return 1;

@@ -230,14 +230,9 @@ static double copy_rate(void *arg)
 
 static char *map_region(void)
 {
-	char *p = uhmm_mmap(mm, NULL, size + PMD_SIZE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = bench_uhmm_map(mm, size + PMD_SIZE, 0);
 	char *aligned;
 
-	if (p == MAP_FAILED) {
-		perror("uhmm_mmap");
-		exit(1);
-	}
 	aligned = (char *)(((unsigned long)p + PMD_SIZE - 1) & PMD_MASK);
 	/* Real pages with distinct contents, not the zero page. */
 	for (size_t off = 0; off < size; off += PAGE)

@@ -84,12 +84,7 @@ static double run(void *arg)
 	double first = 0, last = 0;
 	char *base;
 
-	base = uhmm_mmap(mm, NULL, size + PMD_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (base == MAP_FAILED) {
-		perror("uhmm_mmap");
-		exit(1);
-	}
+	base = bench_uhmm_map(mm, size + PMD_SIZE, 0);
 	pthread_barrier_init(&barrier, NULL, r->threads + 1);
 	for (int i = 0; i < r->threads; i++) {
 		w[i] = (struct worker){

@@ -163,14 +163,9 @@ static double uffd_write(void *arg)
 
 static double managed_write(void *arg)
 {
-	char *p = uhmm_mmap(mm, NULL, size, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = bench_uhmm_map(mm, size, 0);
 	double t0;
 
-	if (p == MAP_FAILED) {
-		perror("uhmm_mmap");
-		exit(1);
-	}
 	t0 = bench_now_ns();
 	for (size_t off = 0; off < size; off += PAGE)
 		((volatile char *)p)[off] = 1;
