@@ -78,14 +78,6 @@ static unsigned int anon_block_pages(void)
 	return env ? (unsigned int)atoi(env) : 16;
 }
 
-static pte_t pte_of(struct mm_struct *mm, void *addr)
-{
-	pmd_t *pmd = pte_table_lookup(mm, (unsigned long)addr);
-
-	return pmd ? ptep_get(pte_offset(pmd, (unsigned long)addr))
-		   : (pte_t){ 0 };
-}
-
 /* Host mappings that lie inside [start, end) (from /proc/self/maps). */
 static unsigned long host_mappings(void *start, void *end)
 {
@@ -139,7 +131,7 @@ static void test_first_touch_blocks(void **state)
 	assert_int_equal(touch(p + (2 * block - 1) * PAGE_SIZE, 1, 'x'), 0);
 	assert_int_equal(atomic_load(&mm->rss_pages), (long)block);
 	for (unsigned long i = 0; i < 3 * block; i++) {
-		pte_t pte = pte_of(mm, p + i * PAGE_SIZE);
+		pte_t pte = pte_at(mm, p + i * PAGE_SIZE);
 		bool in = i >= block && i < 2 * block;
 
 		assert_int_equal(pte_present(pte), in);
@@ -147,14 +139,14 @@ static void test_first_touch_blocks(void **state)
 			assert_true(pte_write(pte));
 	}
 	/* The block's pages follow each other in RAM. */
-	assert_int_equal(pte_pfn(pte_of(mm, p + (2 * block - 1) * PAGE_SIZE)),
-			 pte_pfn(pte_of(mm, p + block * PAGE_SIZE)) + block - 1);
+	assert_int_equal(pte_pfn(pte_at(mm, p + (2 * block - 1) * PAGE_SIZE)),
+			 pte_pfn(pte_at(mm, p + block * PAGE_SIZE)) + block - 1);
 
 	assert_int_equal(touch(p + 4 * block * PAGE_SIZE, 0, 0), 0);
 	for (unsigned long i = 4 * block; i < 5 * block; i++)
-		assert_ptr_equal(pfn_to_page(pte_pfn(pte_of(mm,
+		assert_ptr_equal(pfn_to_page(pte_pfn(pte_at(mm,
 				 p + i * PAGE_SIZE))), zero_page());
-	assert_true(pte_none(pte_of(mm, p + 5 * block * PAGE_SIZE)));
+	assert_true(pte_none(pte_at(mm, p + 5 * block * PAGE_SIZE)));
 	assert_int_equal(atomic_load(&mm->rss_pages), (long)block);
 	assert_int_equal(p[4 * block * PAGE_SIZE + 5], 0);
 

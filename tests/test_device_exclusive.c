@@ -145,20 +145,6 @@ static char *page_addr(struct fixture *f, unsigned int i)
 	return f->p + i * PAGE_SIZE;
 }
 
-/* The PTE that maps addr in mm (0 if there is no table). */
-static pte_t pte_at(struct mm_struct *mm, void *addr)
-{
-	pte_t pte = { 0 };
-	pmd_t *pmd;
-
-	mmap_read_lock(mm);
-	pmd = pte_table_lookup(mm, (unsigned long)addr);
-	if (pmd)
-		pte = ptep_get(pte_offset(pmd, (unsigned long)addr));
-	mmap_read_unlock(mm);
-	return pte;
-}
-
 static bool pte_is_exclusive(pte_t pte)
 {
 	return is_swap_pte(pte) &&

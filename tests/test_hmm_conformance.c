@@ -120,14 +120,6 @@ struct hmm_fixture {
 	unsigned long in_use_before[DMIRROR_NDEVICES];
 };
 
-static unsigned long device_pages_in_use(int device)
-{
-	struct dmirror_device_stats s;
-
-	assert_int_equal(dmirror_device_stats(device, &s), 0);
-	return s.pages_in_use;
-}
-
 static int hmm_setup(void **state)
 {
 	const struct hmm_prestate *pre = *state;

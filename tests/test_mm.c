@@ -10,20 +10,6 @@
 
 #define MB (1UL << 20)
 
-/* The PTE that maps addr in mm (0 if there is no table). */
-static pte_t pte_at(struct mm_struct *mm, void *addr)
-{
-	pte_t pte = { 0 };
-	pmd_t *pmd;
-
-	mmap_read_lock(mm);
-	pmd = pte_table_lookup(mm, (unsigned long)addr);
-	if (pmd)
-		pte = ptep_get(pte_offset(pmd, (unsigned long)addr));
-	mmap_read_unlock(mm);
-	return pte;
-}
-
 static struct page *page_at(struct mm_struct *mm, void *addr)
 {
 	pte_t pte = pte_at(mm, addr);

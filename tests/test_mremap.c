@@ -27,21 +27,13 @@ struct counts {
 	unsigned long dev_in_use[DMIRROR_NDEVICES];
 };
 
-static unsigned long dev_in_use(int device)
-{
-	struct dmirror_device_stats s;
-
-	assert_int_equal(dmirror_device_stats(device, &s), 0);
-	return s.pages_in_use;
-}
-
 static int setup(void **state)
 {
 	struct counts *c = calloc(1, sizeof(*c));
 
 	c->free_pages = free_pages_now();
 	for (int i = 0; i < DMIRROR_NDEVICES; i++)
-		c->dev_in_use[i] = dev_in_use(i);
+		c->dev_in_use[i] = device_pages_in_use(i);
 	*state = c;
 	return 0;
 }
@@ -53,7 +45,7 @@ static int teardown(void **state)
 
 	assert_int_equal(free_pages_now(), c->free_pages);
 	for (int i = 0; i < DMIRROR_NDEVICES; i++)
-		assert_int_equal(dev_in_use(i), c->dev_in_use[i]);
+		assert_int_equal(device_pages_in_use(i), c->dev_in_use[i]);
 	free(c);
 	return 0;
 }
@@ -167,30 +159,16 @@ enum pte_kind { PTE_NONE, PTE_PRESENT, PTE_DEVICE_PRIVATE,
 
 static enum pte_kind pte_kind(struct mm_struct *mm, void *addr)
 {
-	enum pte_kind kind = PTE_NONE;
-	spinlock_t *ptl;
-	pte_t *ptep, pte;
-	pmd_t *pmd;
+	pte_t pte = pte_at(mm, addr);
 
-	mmap_read_lock(mm);
-	pmd = pte_table_lookup(mm, (unsigned long)addr);
-	if (pmd) {
-		ptep = pte_offset_map_lock(pmd, (unsigned long)addr, &ptl);
-		pte = ptep_get(ptep);
-		if (pte_present(pte))
-			kind = PTE_PRESENT;
-		else if (is_swap_pte(pte) &&
-			 is_device_private_entry(pte_to_swp_entry(pte)))
-			kind = PTE_DEVICE_PRIVATE;
-		else if (is_swap_pte(pte) &&
-			 is_device_exclusive_entry(pte_to_swp_entry(pte)))
-			kind = PTE_DEVICE_EXCLUSIVE;
-		else if (!pte_none(pte))
-			kind = PTE_OTHER;
-		pte_unmap_unlock(ptep, ptl);
-	}
-	mmap_read_unlock(mm);
-	return kind;
+	if (pte_present(pte))
+		return PTE_PRESENT;
+	if (is_swap_pte(pte) && is_device_private_entry(pte_to_swp_entry(pte)))
+		return PTE_DEVICE_PRIVATE;
+	if (is_swap_pte(pte) &&
+	    is_device_exclusive_entry(pte_to_swp_entry(pte)))
+		return PTE_DEVICE_EXCLUSIVE;
+	return pte_none(pte) ? PTE_NONE : PTE_OTHER;
 }
 
 static void expect_pte_kind(struct mm_struct *mm, char *p, unsigned long n,
@@ -732,10 +710,7 @@ static void test_device_private_fork_evict_race(void **state)
 	assert_int_equal(cpages, 1);
 	child = uhmm_fork(parent);
 	assert_non_null(child);
-	mmap_read_lock(parent);
-	pte = ptep_get(pte_offset(pte_table_lookup(parent, (unsigned long)p),
-				  (unsigned long)p));
-	mmap_read_unlock(parent);
+	pte = pte_at(parent, p);
 	pfn = swp_offset(pte_to_swp_entry(pte));
 	page = pfn_to_page(pfn);
 	assert_int_equal(page_mapcount(page), 2);

@@ -19,6 +19,7 @@
 #include <uhmm/uhmm.h>
 
 #include "internal.h"
+#include "mm/pgtable.h"
 
 static inline unsigned long free_pages_now(void)
 {
@@ -26,6 +27,34 @@ static inline unsigned long free_pages_now(void)
 
 	assert_int_equal(uhmm_meminfo(&mi), 0);
 	return mi.free_pages;
+}
+
+/* The PTE that maps addr in mm, read under its lock (0: no table). */
+static inline pte_t pte_at(struct mm_struct *mm, void *addr)
+{
+	pte_t pte = { 0 };
+	spinlock_t *ptl;
+	pte_t *ptep;
+	pmd_t *pmd;
+
+	mmap_read_lock(mm);
+	pmd = pte_table_lookup(mm, (unsigned long)addr);
+	if (pmd) {
+		ptep = pte_offset_map_lock(pmd, (unsigned long)addr, &ptl);
+		pte = ptep_get(ptep);
+		pte_unmap_unlock(ptep, ptl);
+	}
+	mmap_read_unlock(mm);
+	return pte;
+}
+
+/* Device pages of dmirror device N that are allocated now. */
+static inline unsigned long device_pages_in_use(int device)
+{
+	struct dmirror_device_stats s;
+
+	assert_int_equal(dmirror_device_stats(device, &s), 0);
+	return s.pages_in_use;
 }
 
 /*

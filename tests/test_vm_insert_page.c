@@ -178,12 +178,8 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	f->free_before = free_pages_now();
-	for (int i = 0; i < DMIRROR_NDEVICES; i++) {
-		struct dmirror_device_stats s;
-
-		assert_int_equal(dmirror_device_stats(i, &s), 0);
-		f->in_use_before[i] = s.pages_in_use;
-	}
+	for (int i = 0; i < DMIRROR_NDEVICES; i++)
+		f->in_use_before[i] = device_pages_in_use(i);
 	for (int i = 0; i < NPAGES; i++) {
 		f->drv.pages[i] = alloc_page();
 		assert_non_null(f->drv.pages[i]);
@@ -219,35 +215,13 @@ static int teardown(void **state)
 		put_page(f->drv.pages[i]);
 	}
 	assert_int_equal(free_pages_now(), f->free_before);
-	for (int i = 0; i < DMIRROR_NDEVICES; i++) {
-		struct dmirror_device_stats s;
-
-		assert_int_equal(dmirror_device_stats(i, &s), 0);
-		assert_int_equal(s.pages_in_use, f->in_use_before[i]);
-	}
+	for (int i = 0; i < DMIRROR_NDEVICES; i++)
+		assert_int_equal(device_pages_in_use(i), f->in_use_before[i]);
 	free(f);
 	return 0;
 }
 
 /* ---- helpers ---- */
-
-static pte_t pte_at(struct mm_struct *mm, void *addr)
-{
-	pte_t pte = { 0 };
-	spinlock_t *ptl;
-	pte_t *ptep;
-	pmd_t *pmd;
-
-	mmap_read_lock(mm);
-	pmd = pte_table_lookup(mm, (unsigned long)addr);
-	if (pmd) {
-		ptep = pte_offset_map_lock(pmd, (unsigned long)addr, &ptl);
-		pte = ptep_get(ptep);
-		pte_unmap_unlock(ptep, ptl);
-	}
-	mmap_read_unlock(mm);
-	return pte;
-}
 
 /* The page a present PTE maps at addr, or NULL. */
 static struct page *page_at(struct mm_struct *mm, void *addr)
