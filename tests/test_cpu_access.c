@@ -324,6 +324,61 @@ static void test_device_pages(void **state)
 }
 
 /*
+ * Pages that come back from a device are mapped old, as the kernel maps
+ * them when their migration entry was not young; only a young PTE may be
+ * in a host mapping, so migrating them out again needs no shootdown.
+ * One the CPU touched since is young and is shot down: the CPU then sees
+ * what the device wrote, not the old copy.
+ */
+static void test_migrated_back_pages_are_old(void **state)
+{
+	struct mm_struct *mm = uhmm_mm_create();
+	char *p = map_anon(mm, 16 * PAGE_SIZE);
+	char *buf = malloc(16 * PAGE_SIZE);
+	struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)p,
+				       .ptr = (uintptr_t)buf, .npages = 16 };
+	struct dmirror *d = dmirror_open(mm, 0);
+
+	install_catch_handler();
+	assert_non_null(d);
+	for (int i = 0; i < 16; i++)
+		p[i * PAGE_SIZE] = (char)(i + 1);
+	assert_true(pte_young(pte_at(mm, p)));
+	assert_int_equal(dmirror_cmd(d, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd), 0);
+	assert_int_equal(cmd.cpages, 16);
+	assert_int_equal(dmirror_cmd(d, HMM_DMIRROR_MIGRATE_TO_SYS, &cmd), 0);
+	assert_int_equal(cmd.cpages, 16);
+	for (int i = 0; i < 16; i++) {
+		pte_t pte = pte_at(mm, p + i * PAGE_SIZE);
+
+		assert_true(pte_present(pte) && pte_write(pte));
+		assert_false(pte_young(pte));
+	}
+
+	/* The CPU reads the first page: it is young now, and so is every
+	 * page the host mapped with it (with blocks, the whole block). */
+	assert_int_equal(p[0], 1);
+	assert_true(pte_young(pte_at(mm, p)));
+
+	/* The device takes the other pages and writes them; the CPU must
+	 * see the device's bytes, on the pages the host mapped with the
+	 * first one too. */
+	cmd.addr = (uintptr_t)(p + PAGE_SIZE);
+	cmd.npages = 15;
+	assert_int_equal(dmirror_cmd(d, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd), 0);
+	assert_int_equal(cmd.cpages, 15);
+	memset(buf, 'D', 15 * PAGE_SIZE);
+	assert_int_equal(dmirror_cmd(d, HMM_DMIRROR_WRITE, &cmd), 0);
+	for (int i = 1; i < 16; i++)
+		assert_int_equal(p[i * PAGE_SIZE + 7], 'D');
+	assert_int_equal(p[0], 1);
+
+	dmirror_close(d);
+	uhmm_mm_exit(mm);
+	free(buf);
+}
+
+/*
  * Writers store to their own words and add to shared counters through
  * pointers, in a region that a disturber mprotects read-only and back
  * and migrates to a device and back; its other regions it munmaps and
@@ -571,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_file_shared),
 		cmocka_unit_test(test_fork_cow),
 		cmocka_unit_test(test_device_pages),
+		cmocka_unit_test(test_migrated_back_pages_are_old),
 		cmocka_unit_test(test_threads_race_unmap_mprotect_migrate),
 		cmocka_unit_test(test_large_region_map_count),
 		cmocka_unit_test(test_host_mapping_limit),

@@ -98,7 +98,7 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 	unsigned long hi = min(ALIGN_DOWN(addr, block) + block, vma->vm_end);
 	unsigned long start, end;
 	spinlock_t *ptl;
-	pte_t *ptep, pte;
+	pte_t *ptep, *run, pte;
 	pmd_t *pmd;
 	off_t off;
 	int fd, prot, err;
@@ -113,8 +113,6 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 		pte_unmap_unlock(ptep, ptl);
 		return 0;
 	}
-	if (!pte_young(pte))
-		ptep_set_access_flags(vma, addr, ptep, pte_mkyoung(pte));
 	prot = pte_host_prot(vma, pte);
 
 	for (start = addr; start > lo; start -= PAGE_SIZE)
@@ -129,9 +127,16 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 			break;
 	off -= (off_t)(addr - start);
 
-	/* Before the mapping exists: see src/cpu/tlb.c. */
+	/* Before the mapping exists, the marks of what the host may map:
+	 * see src/cpu/tlb.c. */
 	set_page_flag(table_entry_page(table_entry_read(&pmd->pmd)),
 		      PG_host_mapped);
+	run = ptep - (addr - start) / PAGE_SIZE;
+	for (unsigned long a = start; a < end; a += PAGE_SIZE, run++) {
+		pte = ptep_get(run);
+		if (!pte_young(pte))
+			ptep_set_access_flags(vma, a, run, pte_mkyoung(pte));
+	}
 	err = host_map(mm, start, end - start, prot, fd, off);
 	if (err == -ENOMEM) {
 		/* Out of host mappings (vm.max_map_count): flush the whole

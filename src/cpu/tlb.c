@@ -11,6 +11,16 @@
  * made under that PTL, so a mapping made before the change is seen here
  * with its flag, and one made after it maps the new PTE. The flag stays
  * until the table is freed.
+ *
+ * Within a table, the host maps only young PTEs: the fault path makes
+ * every PTE of a run young, under the PTL, before it maps the run, as a
+ * CPU sets the accessed bit of an entry it loads into its TLB. Nothing
+ * makes a present PTE old in place, so a PTE found old under its PTL is
+ * in no host mapping and needs no flush: migration entries remember
+ * whether the PTE they replaced was young (set_migration_pte()), and the
+ * page a migration puts back is mapped old if it was not, so pages that
+ * came back from a device and were not touched since go to it again
+ * without a host call.
  */
 #include "cpu/window.h"
 #include "mm/pgtable.h"

@@ -48,15 +48,20 @@ static bool migrate_selects_page(const struct migrate_vma *m,
 	return (m->flags & MIGRATE_VMA_SELECT_SYSTEM) && PageAnon(page);
 }
 
-void set_migration_pte(struct mm_struct *mm, unsigned long addr,
+bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
 		       pte_t *ptep, struct page *page, bool write)
 {
-	ptep_get_and_clear(mm, addr, ptep);
-	set_pte_at(mm, addr, ptep, swp_entry_to_pte(
-		   make_migration_entry(page_to_pfn(page), write)));
+	pte_t old = ptep_get_and_clear(mm, addr, ptep);
+	swp_entry_t entry = make_migration_entry(page_to_pfn(page), write);
+	bool young = pte_present(old) && pte_young(old);
+
+	if (young)
+		entry = make_migration_entry_young(entry);
+	set_pte_at(mm, addr, ptep, swp_entry_to_pte(entry));
 	atomic_fetch_sub(&page->_mapcount, 1);
 	atomic_fetch_sub(&mm->rss_pages, 1);
 	put_page(page);			/* the PTE's reference */
+	return young;
 }
 
 /*
@@ -66,7 +71,8 @@ void set_migration_pte(struct mm_struct *mm, unsigned long addr,
  * for the reverse map (the caller holds its page lock).
  */
 static void set_newpage_pte(struct mm_struct *mm, unsigned long addr,
-			    pte_t *ptep, struct page *newpage, bool write)
+			    pte_t *ptep, struct page *newpage, bool write,
+			    bool young)
 {
 	unsigned long pfn = page_to_pfn(newpage);
 	pte_t pte;
@@ -74,7 +80,7 @@ static void set_newpage_pte(struct mm_struct *mm, unsigned long addr,
 	if (is_device_private_page(newpage))
 		pte = swp_entry_to_pte(make_device_private_entry(pfn, write));
 	else
-		pte = pfn_pte(pfn, _PAGE_ACCESSED |
+		pte = pfn_pte(pfn, (young ? _PAGE_ACCESSED : 0) |
 			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
 	if (is_zone_device_page(newpage))
 		newpage->index = addr;
@@ -142,8 +148,7 @@ static unsigned long migrate_collect_pte(struct migrate_vma *m,
 	    page_mapcount(page) + 1 + (page == m->fault_page))
 		return mpfn;
 
-	set_migration_pte(mm, addr, ptep, page, write);
-	if (pte_present(pte))
+	if (set_migration_pte(mm, addr, ptep, page, write))
 		*flush = true;
 	m->cpages++;
 	return mpfn | MIGRATE_PFN_MIGRATE;
@@ -243,7 +248,7 @@ static bool migrate_vma_insert_page(struct migrate_vma *m, unsigned long addr,
 	if (!pte_none(orig))
 		ptep_clear_flush(vma, addr, ptep);
 	set_page_flag(newpage, PG_anon);
-	set_newpage_pte(mm, addr, ptep, newpage, write);
+	set_newpage_pte(mm, addr, ptep, newpage, write, true);
 	pte_unmap_unlock(ptep, ptl);
 	return true;
 }
@@ -307,7 +312,8 @@ bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
 	    swp_offset(entry) != page_to_pfn(page))
 		return false;
 	set_newpage_pte(mm, addr, ptep, newpage,
-			is_writable_migration_entry(entry));
+			is_writable_migration_entry(entry),
+			is_migration_entry_young(entry));
 	return true;
 }
 

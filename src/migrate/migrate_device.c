@@ -69,13 +69,15 @@ static void try_to_migrate_one(struct mm_struct *mm, struct page *page,
 		pte = ptep_get(ptep);
 		if (pte_maps_device_pfn(pte, pfn, &write)) {
 			/* The migration holds a reference of its own. */
-			set_migration_pte(mm, addr, ptep, page, write);
+			bool flush = set_migration_pte(mm, addr, ptep, page,
+						       write);
+
 			if (write)
 				*mpfn |= MIGRATE_PFN_WRITE;
 			/* Before the driver copies: no CPU may still
 			 * write the old page. Inside the lock, which keeps
 			 * the table that the flush looks at. */
-			if (pte_present(pte))
+			if (flush)
 				flush_tlb_range(mm, addr, addr + PAGE_SIZE);
 		}
 		rmap_pte_unlock(mm, ptep, ptl);

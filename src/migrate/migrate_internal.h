@@ -36,10 +36,13 @@ void migration_entries_removed(void);
 
 /*
  * Replace the PTE at addr (PTL held) that maps page with a migration
- * entry, writable if the mapping was; the mapping's reference,
- * mapcount and rss go. The caller holds a reference of its own.
+ * entry, writable if the mapping was, young if it was; the mapping's
+ * reference, mapcount and rss go. The caller holds a reference of its
+ * own. Returns whether the old PTE was present and young: only such a
+ * PTE may be mapped in the host (src/cpu/tlb.c), and the caller flushes
+ * it before anyone copies the page.
  */
-void set_migration_pte(struct mm_struct *mm, unsigned long addr,
+bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
 		       pte_t *ptep, struct page *page, bool write);
 
 /*

@@ -341,10 +341,12 @@ static void wrprotect_pte(pte_t *ptep, unsigned long addr, void *arg)
 		   is_writable_migration_entry(pte_to_swp_entry(pte))) {
 		/* A migration without mmap_lock (migrate_device_range())
 		 * must not map the new page writable. */
-		unsigned long pfn = swp_offset(pte_to_swp_entry(pte));
+		swp_entry_t entry = pte_to_swp_entry(pte);
+		swp_entry_t rd = make_migration_entry(swp_offset(entry), false);
 
-		set_pte_at(w->mm, addr, ptep, swp_entry_to_pte(
-			   make_migration_entry(pfn, false)));
+		if (is_migration_entry_young(entry))
+			rd = make_migration_entry_young(rd);
+		set_pte_at(w->mm, addr, ptep, swp_entry_to_pte(rd));
 	}
 }
 

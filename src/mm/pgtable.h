@@ -92,6 +92,23 @@ static inline swp_entry_t make_migration_entry(unsigned long pfn, bool write)
 	return swp_entry(write ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ, pfn);
 }
 
+/*
+ * A migration entry remembers whether the PTE it replaced was young, so
+ * that the PTE that replaces it is young only if that one was (the
+ * kernel's migration entry A bit). Outside the type and offset bits.
+ */
+#define SWP_MIG_YOUNG	(1ULL << 6)
+
+static inline swp_entry_t make_migration_entry_young(swp_entry_t e)
+{
+	return (swp_entry_t){ e.val | SWP_MIG_YOUNG };
+}
+
+static inline bool is_migration_entry_young(swp_entry_t e)
+{
+	return e.val & SWP_MIG_YOUNG;
+}
+
 /* Device-private entries: the page is in device memory; it holds a
  * reference and a mapcount like a present PTE. */
 static inline bool is_device_private_entry(swp_entry_t e)
