@@ -116,7 +116,7 @@ void bench_begin(int argc, char **argv, const char *title)
 		}
 	}
 	printf("== %s\n", title);
-	printf("%-34s %10s %10s %10s %-9s %-20s %10s %7s\n", "figure",
+	printf("%-40s %10s %10s %10s %-9s %-20s %10s %7s\n", "figure",
 	       "median", "min", "max", "unit", "baseline", "median",
 	       "ratio");
 }
@@ -127,7 +127,7 @@ void bench_report(const char *name, const char *unit, struct bench_stat value,
 {
 	double ratio = value.median / baseline.median;
 
-	printf("%-34s %10.3f %10.3f %10.3f %-9s %-20s %10.3f %7.2f\n", name,
+	printf("%-40s %10.3f %10.3f %10.3f %-9s %-20s %10.3f %7.2f\n", name,
 	       value.median, value.min, value.max, unit, baseline_name,
 	       baseline.median, ratio);
 	if (!json)

@@ -12,6 +12,13 @@
  *  2 MiB-aligned: 2 MiB-aligned ranges of 512 pages, one call each;
  *	baseline: memcpy() of 2 MiB pieces.
  *
+ * Each shape runs twice. Pages the CPU has not touched since they came
+ * back from the device are in no host mapping and go without a host
+ * call; "_cpu_written" pages were written through pointers before each
+ * trip to the device (not timed), as a CPU producing data for the device
+ * would, so their host mappings are shot down first. The data is checked
+ * after every trip of those, and after the last trip of the others.
+ *
  * The device is this file's: one pagemap of device-private memory from
  * memremap_pages(), its "device RAM" a host buffer, a free list of pages,
  * as drivers/dmirror does. GB/s counts the bytes that moved.
@@ -180,16 +187,52 @@ static size_t size;
 static char *region;		/* managed, 2 MiB-aligned */
 static char *src_buf, *dst_buf;	/* native, for memcpy */
 
-/* One round trip; the GB/s of each way in *to_dev, *to_sys. */
-static void round_trip(unsigned long pages_per_call, double *to_dev,
-		       double *to_sys)
+static unsigned long trip_step(unsigned long pages_per_call)
+{
+	return pages_per_call == 1 ? 2 * PAGE : pages_per_call * PAGE;
+}
+
+/* The word at the start of every page that moves: set and check it
+ * through pointers. */
+static void write_words(unsigned long pages_per_call, uint64_t val)
+{
+	unsigned long step = trip_step(pages_per_call);
+
+	for (unsigned long off = 0; off < size; off += step)
+		for (unsigned long p = 0; p < pages_per_call; p++)
+			*(uint64_t *)(region + off + p * PAGE) =
+				val + ((off >> 12) + p);
+}
+
+static void check_words(unsigned long pages_per_call, uint64_t val)
+{
+	unsigned long step = trip_step(pages_per_call);
+
+	for (unsigned long off = 0; off < size; off += step)
+		for (unsigned long p = 0; p < pages_per_call; p++)
+			if (*(uint64_t *)(region + off + p * PAGE) !=
+			    val + ((off >> 12) + p)) {
+				fprintf(stderr, "page %#lx lost its data\n",
+					off + p * PAGE);
+				exit(1);
+			}
+}
+
+/*
+ * One round trip; the GB/s of each way in *to_dev, *to_sys. With
+ * cpu_val, the CPU writes every page first and the data is checked when
+ * it is back.
+ */
+static void round_trip(unsigned long pages_per_call, uint64_t cpu_val,
+		       double *to_dev, double *to_sys)
 {
 	unsigned long start = (unsigned long)region, end = start + size;
-	unsigned long step = pages_per_call == 1 ? 2 * PAGE :
-			     pages_per_call * PAGE;
+	unsigned long step = trip_step(pages_per_call);
 	unsigned long expect = (size / step) * pages_per_call, moved;
 	double t0;
 
+	if (cpu_val)
+		write_words(pages_per_call, cpu_val);
 	for (int way = 0; way < 2; way++) {
 		moved = 0;
 		mmap_read_lock(mm);
@@ -207,14 +250,15 @@ static void round_trip(unsigned long pages_per_call, double *to_dev,
 		}
 		*(way == 0 ? to_dev : to_sys) = moved * PAGE / t0;
 	}
+	if (cpu_val)
+		check_words(pages_per_call, cpu_val);
 }
 
 /* memcpy() GB/s of the same bytes in the same pieces. */
 static double copy_rate(void *arg)
 {
 	unsigned long pages_per_call = *(unsigned long *)arg;
-	unsigned long step = pages_per_call == 1 ? 2 * PAGE :
-			     pages_per_call * PAGE;
+	unsigned long step = trip_step(pages_per_call);
 	unsigned long bytes = 0;
 	double t0 = bench_now_ns();
 
@@ -265,13 +309,16 @@ int main(int argc, char **argv)
 	bench_begin(argc, argv, "migrate_vma to device memory and back");
 	for (unsigned int u = 0; u < 2; u++) {
 		double dev[BENCH_MAX_REPS], sys[BENCH_MAX_REPS];
-		struct bench_stat to_dev, to_sys, copy;
+		double cdev[BENCH_MAX_REPS], csys[BENCH_MAX_REPS];
+		struct bench_stat copy;
 
-		round_trip(units[u], &dev[0], &sys[0]);	/* warm-up */
+		write_words(units[u], 1);
+		round_trip(units[u], 0, &dev[0], &sys[0]);	/* warm-up */
 		for (int r = 0; r < reps; r++)
-			round_trip(units[u], &dev[r], &sys[r]);
-		to_dev = bench_stat_of(dev, reps);
-		to_sys = bench_stat_of(sys, reps);
+			round_trip(units[u], 0, &dev[r], &sys[r]);
+		check_words(units[u], 1);
+		for (int r = 0; r < reps; r++)
+			round_trip(units[u], 2 + r, &cdev[r], &csys[r]);
 		copy = bench_repeat(copy_rate, (void *)&units[u], 1, reps);
 		snprintf(params, sizeof(params),
 			 "\"pages_per_call\": %lu, \"region_mib\": %zu, "
@@ -279,9 +326,15 @@ int main(int argc, char **argv)
 			 units[u], size >> 20,
 			 (units[u] == 1 ? size / 2 : size) >> 20);
 		snprintf(name, sizeof(name), "migrate_to_dev_%s", names[u]);
-		bench_report(name, "GB/s", to_dev, "memcpy", copy, params);
+		bench_report(name, "GB/s", bench_stat_of(dev, reps), "memcpy",
+			     copy, params);
 		snprintf(name, sizeof(name), "migrate_to_sys_%s", names[u]);
-		bench_report(name, "GB/s", to_sys, "memcpy", copy, params);
+		bench_report(name, "GB/s", bench_stat_of(sys, reps), "memcpy",
+			     copy, params);
+		snprintf(name, sizeof(name), "migrate_to_dev_%s_cpu_written",
+			 names[u]);
+		bench_report(name, "GB/s", bench_stat_of(cdev, reps), "memcpy",
+			     copy, params);
 	}
 	bench_end();
 

@@ -59,6 +59,7 @@ enum pageflags {
 	PG_reserved,	/* never freed (the shared zero page) */
 	PG_writeback,	/* being written to its file */
 	PG_locked,	/* lock_page(): migration, device-exclusive */
+	PG_waiters,	/* someone sleeps in lock_page() for PG_locked */
 	PG_host_mapped,	/* page-table page: the host may map some of its
 			 * PTEs (set under its PTL, src/cpu/tlb.c) */
 };

@@ -5,15 +5,48 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "cpu/window.h"
 #include "lib/tsan.h"
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
+
 int host_zero_fd = -1;
 
-int host_zero_init(void)
+/*
+ * Guard regions (MADV_GUARD_INSTALL: Linux 6.13, in shared file mappings
+ * since 6.15) replace the host PTEs of a range with markers that fault,
+ * and leave the host's mappings as they are. A shootdown of a few pages
+ * is then a page-table walk, where a PROT_NONE mapping call splits a
+ * host mapping in three: about 1.6 us against 5 us for one page on the
+ * machine of bench/RESULTS.md. Probed once at init; UHMM_HOST_GUARD=0
+ * turns them off. Set once, before any window is in use.
+ */
+static bool host_guard;
+
+static bool host_guard_works(void)
+{
+	const char *env = getenv("UHMM_HOST_GUARD");
+	void *p;
+	bool ok;
+
+	if (env && !strcmp(env, "0"))
+		return false;
+	p = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_SHARED, host_zero_fd, 0);
+	if (p == MAP_FAILED)
+		return false;
+	ok = !madvise(p, PAGE_SIZE, MADV_GUARD_INSTALL);
+	munmap(p, PAGE_SIZE);
+	return ok;
+}
+
+int host_init(void)
 {
 	/* Never written: its pages are zeros wherever they are mapped. */
 	host_zero_fd = memfd_create("uhmm-zero", MFD_CLOEXEC);
@@ -25,6 +58,7 @@ int host_zero_init(void)
 		host_zero_fd = -1;
 		return err;
 	}
+	host_guard = host_guard_works();
 	return 0;
 }
 
@@ -188,8 +222,29 @@ out:
 	pthread_mutex_unlock(&budget_lock);
 }
 
+/* Guard markers over [addr, addr + len) of mm's window: 0 or -errno. */
+static int window_guard(struct mm_struct *mm, unsigned long addr, size_t len)
+{
+	int err;
+
+	pthread_rwlock_rdlock(&mm->window->host_lock);
+	tsan_ignore_begin();
+	err = madvise((void *)window_host_addr(mm, addr), len,
+		      MADV_GUARD_INSTALL) ? -errno : 0;
+	tsan_ignore_end();
+	pthread_rwlock_unlock(&mm->window->host_lock);
+	return err;
+}
+
+/*
+ * Less than a PTE table's worth: guard markers where the host has them
+ * (no mapping is split or added). A table or more goes back to the
+ * reservation, which merges with it and keeps no host page tables.
+ */
 void host_unmap(struct mm_struct *mm, unsigned long addr, size_t len)
 {
+	if (host_guard && len < PMD_SIZE && !window_guard(mm, addr, len))
+		return;
 	/* Splitting a host mapping may hit vm.max_map_count: then empty
 	 * the window (a full TLB flush); the CPU faults back what it
 	 * uses. */

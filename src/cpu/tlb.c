@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * TLB flushes. The CPU's translations of an mm are the host mappings in
- * its window (src/cpu/window.h); a flush makes a range PROT_NONE again,
+ * its window (src/cpu/window.h); a flush makes a range fault again,
  * so the next touch misses and src/cpu/fault.c maps it from the page
  * tables as they are then.
  *

@@ -40,7 +40,7 @@ int window_init(size_t size)
 
 	if (!start)
 		return -errno;
-	err = host_zero_init();
+	err = host_init();
 	if (err) {
 		munmap((void *)start, size);
 		return err;

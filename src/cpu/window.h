@@ -82,10 +82,11 @@ static inline unsigned long window_host_addr(const struct mm_struct *mm,
  * never written, mapped read-only at the offset of the address within
  * its 2 MiB, so that a run of zero-page PTEs is one host mapping that
  * the host populates in one go (its fault-around), as it would not for
- * a private anonymous mapping. host_zero_init(): 0 or -errno.
+ * a private anonymous mapping. host_init() makes it and probes the host
+ * (see src/cpu/host.c): 0 or -errno.
  */
 extern int host_zero_fd;
-int host_zero_init(void);
+int host_init(void);
 
 /*
  * Host mappings (the only place besides src/mm/physmem.c that asks the
@@ -93,8 +94,9 @@ int host_zero_init(void);
  *
  * host_map(): map [addr, addr + len) to fd at off with prot (prefaulted
  * if writable). -errno on failure.
- * host_unmap(): make [addr, addr + len) PROT_NONE again. Never fails:
- * where the host cannot split its mappings it empties the whole window.
+ * host_unmap(): make [addr, addr + len) fault again (guard markers, or
+ * PROT_NONE). Never fails: where the host cannot split its mappings it
+ * empties the whole window.
  * Both keep the process's host mappings under vm.max_map_count less an
  * eighth, emptying every window past that.
  * host_unmap_all(): empty the whole window.

@@ -20,7 +20,7 @@ static struct {
 	struct dev_pagemap *maps[MAX_PAGEMAPS];	/* lock */
 	unsigned int nr;			/* lock */
 	unsigned long next_free_pfn;		/* lock; 0: RAM's end */
-	/* Broadcast when a page of any pagemap is freed; with free_lock. */
+	/* Broadcast when a pagemap's last page in use is freed. */
 	pthread_mutex_t free_lock;
 	pthread_cond_t freed;
 } registry = {
@@ -245,7 +245,7 @@ void zone_device_page_init(struct page *page)
 	VM_BUG_ON(!is_zone_device_page(page));
 	BUG_ON(page_ref_count(page) != 0);
 	atomic_fetch_add(&page->pgmap->pages_in_use, 1);
-	atomic_store(&page->_refcount, 1);
+	atomic_store_explicit(&page->_refcount, 1, memory_order_relaxed);
 	lock_page(page);
 }
 
@@ -257,11 +257,13 @@ void free_zone_device_page(struct page *page)
 	BUG_ON(PageLocked(page));
 	page->mapping = NULL;
 	page->index = 0;
-	atomic_store(&page->flags, 0);
+	atomic_store_explicit(&page->flags, 0, memory_order_relaxed);
 	pgmap->ops->page_free(page);
-	/* Under free_lock, so that memunmap_pages() cannot miss it. */
+	if (atomic_fetch_sub(&pgmap->pages_in_use, 1) != 1)
+		return;
+	/* The last one: memunmap_pages() tests the count under free_lock
+	 * before it sleeps, so it is asleep now or sees 0. */
 	pthread_mutex_lock(&registry.free_lock);
-	atomic_fetch_sub(&pgmap->pages_in_use, 1);
 	pthread_cond_broadcast(&registry.freed);
 	pthread_mutex_unlock(&registry.free_lock);
 }

@@ -106,7 +106,7 @@ static void free_pages_prepare(struct page *page, unsigned int order)
 		BUG_ON(test_page_flag(p, PG_buddy));
 		BUG_ON(test_page_flag(p, PG_locked));
 		BUG_ON(p->mapping != NULL);
-		atomic_store(&p->flags, 0);
+		atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
 		p->mapping = NULL;
 		p->index = 0;
 		p->private = 0;
@@ -128,7 +128,8 @@ static void free_pages_ok(struct page *page, unsigned int order)
 /* A block just taken off the free lists, as its caller gets it. */
 static struct page *prep_new_page(struct page *page, unsigned int order)
 {
-	atomic_store(&page->_refcount, 1);
+	/* Nobody else knows the page yet: a plain store, as set_page_count(). */
+	atomic_store_explicit(&page->_refcount, 1, memory_order_relaxed);
 	if (page_poisoning)
 		check_poison(page, order);
 	return page;
@@ -266,7 +267,8 @@ void __free_pages(struct page *page, unsigned int order)
 void split_page(struct page *page, unsigned int order)
 {
 	for (unsigned long i = 1; i < (1UL << order); i++)
-		atomic_store(&page[i]._refcount, 1);
+		atomic_store_explicit(&page[i]._refcount, 1,
+				      memory_order_relaxed);
 }
 
 void put_page(struct page *page)

@@ -2,7 +2,8 @@
 /*
  * lock_page()/unlock_page(): PG_locked with sleeping waiters. Waiters
  * sleep on one of a few hashed wait queues, as the kernel's page wait
- * table, so struct page needs no room for them.
+ * table, so struct page needs no room for them, and set PG_waiters, so
+ * that an unlock nobody waits for is one atomic operation.
  */
 #include "internal.h"
 
@@ -46,19 +47,31 @@ void lock_page(struct page *page)
 		return;
 	q = page_waitqueue(page);
 	pthread_mutex_lock(&q->lock);
-	while (!trylock_page(page))
+	for (;;) {
+		/* Before the test: an unlock after a failed test sees it. */
+		set_page_flag(page, PG_waiters);
+		if (trylock_page(page))
+			break;
 		pthread_cond_wait(&q->wait, &q->lock);
+	}
 	pthread_mutex_unlock(&q->lock);
 }
 
 void unlock_page(struct page *page)
 {
-	struct page_wait_queue *q = page_waitqueue(page);
+	unsigned long old = atomic_fetch_and(&page->flags,
+					     ~(1UL << PG_locked));
+	struct page_wait_queue *q;
 
-	BUG_ON(!test_and_clear_page_flag(page, PG_locked));
-	/* A waiter tests the bit under q->lock, so it is asleep or will
-	 * see the bit clear. */
+	BUG_ON(!(old & (1UL << PG_locked)));
+	if (!(old & (1UL << PG_waiters)))
+		return;
+	/* A waiter sets PG_waiters and tests PG_locked under q->lock, so
+	 * it is asleep now or will see the bit clear. Those that lose the
+	 * race for the page set PG_waiters again before they sleep. */
+	q = page_waitqueue(page);
 	pthread_mutex_lock(&q->lock);
+	clear_page_flag(page, PG_waiters);
 	pthread_cond_broadcast(&q->wait);
 	pthread_mutex_unlock(&q->lock);
 }
