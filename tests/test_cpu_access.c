@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "test_util.h"
+#include "cpu/window.h"
 #include "mm/mm_internal.h"
 
 #define MB (1UL << 20)
@@ -379,6 +380,45 @@ static void test_migrated_back_pages_are_old(void **state)
 }
 
 /*
+ * A shootdown of a page inside a host mapping: guard markers where the
+ * host has them, which split nothing; else a PROT_NONE mapping, which
+ * splits it in three. Either way the next touch faults and sees the page
+ * as it is now.
+ */
+static void test_shootdown_of_one_page(void **state)
+{
+	struct mm_struct *mm = uhmm_mm_create();
+	char *p = map_anon(mm, 16 * PAGE_SIZE);
+	char *buf = malloc(PAGE_SIZE);
+	struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)(p + 5 * PAGE_SIZE),
+				       .ptr = (uintptr_t)buf, .npages = 1 };
+	struct dmirror *d = dmirror_open(mm, 0);
+	unsigned long before, after;
+
+	install_catch_handler();
+	assert_non_null(d);
+	for (int i = 0; i < 16; i++)
+		p[i * PAGE_SIZE] = (char)(i + 1);
+	before = host_mappings(p, p + 16 * PAGE_SIZE);
+	assert_int_equal(dmirror_cmd(d, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd), 0);
+	assert_int_equal(cmd.cpages, 1);
+	after = host_mappings(p, p + 16 * PAGE_SIZE);
+	if (host_guard)
+		assert_int_equal(after, before);
+	else
+		assert_true(after > before);
+	memset(buf, 'D', PAGE_SIZE);
+	assert_int_equal(dmirror_cmd(d, HMM_DMIRROR_WRITE, &cmd), 0);
+	assert_int_equal(p[5 * PAGE_SIZE + 1], 'D');
+	assert_int_equal(p[4 * PAGE_SIZE], 5);
+	assert_int_equal(p[6 * PAGE_SIZE], 7);
+
+	dmirror_close(d);
+	uhmm_mm_exit(mm);
+	free(buf);
+}
+
+/*
  * Writers store to their own words and add to shared counters through
  * pointers, in a region that a disturber mprotects read-only and back
  * and migrates to a device and back; its other regions it munmaps and
@@ -627,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_fork_cow),
 		cmocka_unit_test(test_device_pages),
 		cmocka_unit_test(test_migrated_back_pages_are_old),
+		cmocka_unit_test(test_shootdown_of_one_page),
 		cmocka_unit_test(test_threads_race_unmap_mprotect_migrate),
 		cmocka_unit_test(test_large_region_map_count),
 		cmocka_unit_test(test_host_mapping_limit),

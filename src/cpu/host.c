@@ -28,7 +28,7 @@ int host_zero_fd = -1;
  * machine of bench/RESULTS.md. Probed once at init; UHMM_HOST_GUARD=0
  * turns them off. Set once, before any window is in use.
  */
-static bool host_guard;
+bool host_guard;
 
 static bool host_guard_works(void)
 {

@@ -86,6 +86,7 @@ static inline unsigned long window_host_addr(const struct mm_struct *mm,
  * (see src/cpu/host.c): 0 or -errno.
  */
 extern int host_zero_fd;
+extern bool host_guard;		/* shootdowns use guard markers */
 int host_init(void);
 
 /*
