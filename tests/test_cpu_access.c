@@ -412,6 +412,15 @@ static void test_shootdown_of_one_page(void **state)
 	assert_int_equal(p[5 * PAGE_SIZE + 1], 'D');
 	assert_int_equal(p[4 * PAGE_SIZE], 5);
 	assert_int_equal(p[6 * PAGE_SIZE], 7);
+	/* Its neighbours were mapped all along; write-protecting drops the
+	 * mark with the host's mappings. */
+	for (int i = 4; i <= 6; i++)
+		assert_true(pte_host_mapped(pte_at(mm, p + i * PAGE_SIZE)));
+	assert_int_equal(uhmm_mprotect(mm, p, 16 * PAGE_SIZE, PROT_READ), 0);
+	for (int i = 0; i < 16; i++)
+		assert_false(pte_host_mapped(pte_at(mm, p + i * PAGE_SIZE)));
+	assert_int_equal(p[6 * PAGE_SIZE], 7);
+	assert_true(pte_host_mapped(pte_at(mm, p + 6 * PAGE_SIZE)));
 
 	dmirror_close(d);
 	uhmm_mm_exit(mm);

@@ -66,14 +66,19 @@ static int pte_host_prot(struct vm_area_struct *vma, pte_t pte)
 	return prot;
 }
 
-/* Does pte, at addr, continue a run of prot on fd, at off for it? */
+/*
+ * Does pte, at addr, continue a run of prot on fd, at off for it? Not
+ * where the host maps it already: mapping it again would cost a zap and
+ * a populate of a page that is there.
+ */
 static bool run_continues(struct vm_area_struct *vma, pte_t pte,
 			  unsigned long addr, int prot, int fd, off_t off)
 {
 	int pfd;
 	off_t poff;
 
-	if (!pte_present(pte) || !pte_backing(pte, addr, &pfd, &poff))
+	if (!pte_present(pte) || pte_host_mapped(pte) ||
+	    !pte_backing(pte, addr, &pfd, &poff))
 		return false;
 	return pfd == fd && poff == off && pte_host_prot(vma, pte) == prot;
 }
@@ -85,7 +90,10 @@ static bool run_continues(struct vm_area_struct *vma, pte_t pte,
  * pages follow each other in the same backing: one host mapping, which
  * the host merges with adjacent ones. Not the whole PTE table: most of
  * it is mapped already when pages are touched in order, and mapping it
- * again on every miss would cost a table's worth of work per fault.
+ * again on every miss would cost a table's worth of work per fault. For
+ * the same reason the run stops at a PTE the host maps already
+ * (_PAGE_HOST_MAPPED): a page brought back from a device between mapped
+ * neighbours is mapped alone.
  * Returns 1 if mapped, 0 if the PTE does not allow the access yet (fault
  * first), -errno if the host refused.
  */
@@ -134,8 +142,9 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 	run = ptep - (addr - start) / PAGE_SIZE;
 	for (unsigned long a = start; a < end; a += PAGE_SIZE, run++) {
 		pte = ptep_get(run);
-		if (!pte_young(pte))
-			ptep_set_access_flags(vma, a, run, pte_mkyoung(pte));
+		if (!pte_young(pte) || !pte_host_mapped(pte))
+			ptep_set_access_flags(vma, a, run,
+					pte_mkhost_mapped(pte_mkyoung(pte)));
 	}
 	err = host_map(mm, start, end - start, prot, fd, off);
 	if (err == -ENOMEM) {

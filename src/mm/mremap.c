@@ -252,6 +252,8 @@ again:
 			break;
 		}
 		pte = ptep_get_and_clear(mm, old_addr, old_pte);
+		if (pte_present(pte))
+			pte = pte_clear_host_mapped(pte);
 		set_pte_at(mm, new_addr, new_pte, pte);
 		if (page) {
 			page->index = new_addr;

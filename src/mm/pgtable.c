@@ -221,7 +221,8 @@ pte_t ptep_clear_flush(struct vm_area_struct *vma, unsigned long addr,
 void ptep_set_wrprotect(struct mm_struct *mm, unsigned long addr,
 			pte_t *ptep)
 {
-	__atomic_fetch_and(&ptep->pte, ~_PAGE_RW, __ATOMIC_ACQ_REL);
+	__atomic_fetch_and(&ptep->pte, ~(_PAGE_RW | _PAGE_HOST_MAPPED),
+			   __ATOMIC_ACQ_REL);
 }
 
 void ptep_set_access_flags(struct vm_area_struct *vma, unsigned long addr,

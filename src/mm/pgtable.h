@@ -36,6 +36,11 @@
 #define _PAGE_SPECIAL	(1ULL << 9)
 #define _PAGE_TABLE	(1ULL << 10)	/* upper level: points to a table */
 #define _PAGE_SWP	(1ULL << 11)	/* non-present entry marker */
+/* Software, present PTEs only: the fault path mapped this PTE in the host
+ * (src/cpu/fault.c). A hint for the runs it maps: dropped where a PTE is
+ * write-protected, made old or moved, all of which flush; a flush that
+ * leaves a PTE as it is (a whole window emptied) leaves it stale. */
+#define _PAGE_HOST_MAPPED (1ULL << 58)
 
 #define PTE_PFN_SHIFT	PAGE_SHIFT
 #define PTE_PFN_MASK	(((1ULL << 40) - 1) << PTE_PFN_SHIFT)
@@ -166,12 +171,32 @@ static inline pte_t pfn_pte(unsigned long pfn, uint64_t bits)
 }
 
 static inline pte_t pte_mkwrite(pte_t p)  { p.pte |= _PAGE_RW; return p; }
-static inline pte_t pte_wrprotect(pte_t p) { p.pte &= ~_PAGE_RW; return p; }
+/* Both are followed by a flush: the host maps the PTE no more. */
+static inline pte_t pte_wrprotect(pte_t p)
+{
+	p.pte &= ~(_PAGE_RW | _PAGE_HOST_MAPPED);
+	return p;
+}
 static inline pte_t pte_mkdirty(pte_t p)  { p.pte |= _PAGE_DIRTY; return p; }
 static inline pte_t pte_mkclean(pte_t p)  { p.pte &= ~_PAGE_DIRTY; return p; }
 static inline pte_t pte_mkyoung(pte_t p)  { p.pte |= _PAGE_ACCESSED; return p; }
-static inline pte_t pte_mkold(pte_t p)    { p.pte &= ~_PAGE_ACCESSED; return p; }
+static inline pte_t pte_mkold(pte_t p)
+{
+	p.pte &= ~(_PAGE_ACCESSED | _PAGE_HOST_MAPPED);
+	return p;
+}
 static inline pte_t pte_mkspecial(pte_t p) { p.pte |= _PAGE_SPECIAL; return p; }
+static inline bool pte_host_mapped(pte_t p) { return p.pte & _PAGE_HOST_MAPPED; }
+static inline pte_t pte_mkhost_mapped(pte_t p)
+{
+	p.pte |= _PAGE_HOST_MAPPED;
+	return p;
+}
+static inline pte_t pte_clear_host_mapped(pte_t p)
+{
+	p.pte &= ~_PAGE_HOST_MAPPED;
+	return p;
+}
 
 static inline swp_entry_t pte_to_swp_entry(pte_t p)
 {
