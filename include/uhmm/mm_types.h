@@ -47,7 +47,7 @@ struct page {
 	unsigned long private;		/* buddy: order of a free block head */
 	struct dev_pagemap *pgmap;	/* device memory: its pagemap */
 	void *zone_device_data;		/* device memory: the driver's */
-};
+} __attribute__((aligned(64)));	/* one cache line, as the kernel's */
 
 /* struct page flags (bit numbers). */
 enum pageflags {

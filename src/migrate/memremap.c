@@ -132,9 +132,11 @@ void *memremap_pages(struct dev_pagemap *pgmap)
 
 	first = pgmap->range.start >> PAGE_SHIFT;
 	nr = range_len(&pgmap->range) >> PAGE_SHIFT;
-	pgmap->pages = calloc(nr, sizeof(struct page));
+	pgmap->pages = aligned_alloc(_Alignof(struct page),
+				     nr * sizeof(struct page));
 	if (!pgmap->pages)
 		return ERR_PTR(-ENOMEM);
+	memset(pgmap->pages, 0, nr * sizeof(struct page));
 	pgmap->vaddr = NULL;
 	pgmap->backing_fd = -1;
 	if (coherent) {

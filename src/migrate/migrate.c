@@ -317,21 +317,40 @@ bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
 	return true;
 }
 
-/* Replace the migration entry of page at addr of this VMA, if it is
- * still there (not zapped by MADV_DONTNEED), with newpage. */
-static void remove_migration_pte_vma(struct migrate_vma *m, unsigned long addr,
-				     struct page *page, struct page *newpage)
+/*
+ * Replace the migration entries of m's range that are still there (not
+ * zapped by MADV_DONTNEED) with the page each slot ends up with: one walk
+ * and one PTL a PTE table.
+ */
+static void remove_migration_ptes_vma(struct migrate_vma *m,
+				      unsigned long *src_pfns,
+				      unsigned long *dst_pfns)
 {
 	struct mm_struct *mm = m->vma->vm_mm;
-	pmd_t *pmd = pte_table_lookup(mm, addr);
-	spinlock_t *ptl;
-	pte_t *ptep;
+	unsigned long addr = m->start, next, i = 0;
 
-	if (!pmd)
-		return;
-	ptep = pte_offset_map_lock(pmd, addr, &ptl);
-	remove_migration_pte(mm, addr, ptep, page, newpage);
-	pte_unmap_unlock(ptep, ptl);
+	for (; addr < m->end; addr = next) {
+		pmd_t *pmd = pte_table_lookup(mm, addr);
+		spinlock_t *ptl;
+		pte_t *ptep;
+
+		next = level_addr_end(addr, m->end, PMD_SIZE);
+		if (!pmd) {
+			i += (next - addr) >> PAGE_SHIFT;
+			continue;
+		}
+		ptep = pte_offset_map_lock(pmd, addr, &ptl);
+		for (unsigned long a = addr; a < next;
+		     a += PAGE_SIZE, ptep++, i++) {
+			struct page *page = migrate_pfn_to_page(src_pfns[i]);
+
+			if (page)
+				remove_migration_pte(mm, a, ptep, page,
+					migrate_final_page(src_pfns[i],
+							   dst_pfns[i]));
+		}
+		pte_unmap_unlock(ptep, ptl);
+	}
 }
 
 /* Drop what the driver handed over in dst[] (locked, one reference). */
@@ -347,14 +366,14 @@ void __migrate_device_finalize(unsigned long *src_pfns,
 {
 	struct page *fault_page = m ? m->fault_page : NULL;
 
+	if (m)
+		remove_migration_ptes_vma(m, src_pfns, dst_pfns);
+	/* Outside the PTLs: a put may free a page, and a device page's
+	 * page_free() is the driver's. */
 	for (unsigned long i = 0; i < npages; i++) {
 		struct page *newpage = migrate_pfn_to_page(dst_pfns[i]);
 		struct page *page = migrate_pfn_to_page(src_pfns[i]);
 
-		if (page && m)
-			remove_migration_pte_vma(m, m->start + (i << PAGE_SHIFT),
-				page, migrate_final_page(src_pfns[i],
-							 dst_pfns[i]));
 		/* Mapped, the new page has its PTEs' references now. */
 		if (newpage)
 			migrate_release_newpage(newpage);
