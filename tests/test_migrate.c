@@ -410,6 +410,85 @@ static void test_migrate_event(void **state)
 	check(f, f->mm, 3);
 }
 
+/*
+ * Every way a slot can end, in one migration, with the counts each page
+ * is left with: a page that moves (its device page has one reference,
+ * its PTE's), a page the driver declines (restored: one reference, one
+ * mapping), a page zapped between migrate_vma_pages() and finalize (gone,
+ * and so is the device page it was to get), a hole that is filled.
+ */
+static void test_finalize_outcomes(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long src[NPAGES], dst[NPAGES], start = (unsigned long)f->p;
+	struct migrate_vma m = {
+		.vma = f->vma, .src = src, .dst = dst,
+		.start = start, .end = start + NPAGES * PAGE_SIZE,
+		.pgmap_owner = &dev, .flags = MIGRATE_VMA_SELECT_SYSTEM,
+	};
+	enum { MOVED = 0, DECLINED = 1, ZAPPED = 2, HOLE = 3 };
+	struct page *declined, *moved, *filled;
+	int v;
+
+	fill(f, f->mm, 5);
+	assert_int_equal(uhmm_madvise(f->mm, f->p + HOLE * PAGE_SIZE,
+				      PAGE_SIZE, MADV_DONTNEED), 0);
+	mmap_read_lock(f->mm);
+	assert_int_equal(migrate_vma_setup(&m), 0);
+	assert_int_equal(m.cpages, NPAGES);
+	assert_null(migrate_pfn_to_page(src[HOLE]));
+	declined = migrate_pfn_to_page(src[DECLINED]);
+	for (unsigned long i = 0; i < NPAGES; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *dpage;
+
+		dst[i] = 0;
+		if (i == DECLINED)
+			continue;
+		dpage = dev_alloc();
+		assert_non_null(dpage);
+		if (spage)
+			memcpy(dev_data(dpage), page_address(spage),
+			       PAGE_SIZE);
+		else
+			memset(dev_data(dpage), 0, PAGE_SIZE);
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+	}
+	migrate_vma_pages(&m);
+	assert_int_equal(uhmm_madvise(f->mm, f->p + ZAPPED * PAGE_SIZE,
+				      PAGE_SIZE, MADV_DONTNEED), 0);
+	/* The source keeps the migration's reference, the filled hole
+	 * its PTE's and the driver's. */
+	assert_int_equal(page_ref_count(declined), 1);
+	filled = migrate_pfn_to_page(dst[HOLE]);
+	assert_int_equal(page_ref_count(filled), 2);
+	migrate_vma_finalize(&m);
+	mmap_read_unlock(f->mm);
+
+	moved = migrate_pfn_to_page(dst[MOVED]);
+	assert_int_equal(page_ref_count(moved), 1);
+	assert_int_equal(page_mapcount(moved), 1);
+	assert_int_equal(page_ref_count(filled), 1);
+	assert_int_equal(page_mapcount(filled), 1);
+	assert_int_equal(page_ref_count(declined), 1);
+	assert_int_equal(page_mapcount(declined), 1);
+	assert_false(PageLocked(declined));
+	assert_false(PageLocked(moved));
+	assert_int_equal(pte_pfn(pte_at(f->mm, f->p + DECLINED * PAGE_SIZE)),
+			 page_to_pfn(declined));
+	assert_true(pte_none(pte_at(f->mm, f->p + ZAPPED * PAGE_SIZE)));
+	assert_int_equal(atomic_load(&f->mm->rss_pages), NPAGES - 1);
+	/* The device page the zapped slot was to get is the driver's. */
+	assert_int_equal(atomic_load(&dev.pgmap.pages_in_use), NPAGES - 2);
+
+	for (int i = 0; i < NPAGES; i++) {
+		v = -1;
+		assert_int_equal(cpu_access(f->mm, f->p + i * PAGE_SIZE, &v,
+					    sizeof(v), 0), sizeof(v));
+		assert_int_equal(v, i == ZAPPED || i == HOLE ? 0 : 5 + i);
+	}
+}
+
 static void test_setup_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -441,6 +520,7 @@ int main(void)
 		T(test_fork_device_pages),
 		T(test_pinned_page_stays),
 		T(test_migrate_event),
+		T(test_finalize_outcomes),
 		T(test_setup_errors),
 	};
 

@@ -17,20 +17,34 @@
  */
 #include "migrate/migrate_internal.h"
 
-/* Faults waiting for migration entries to go; broadcast by finalize. */
+/*
+ * Faults waiting for migration entries to go; broadcast by finalize.
+ * migration_waiters counts the waiters, so that a finalize nobody waits
+ * for takes no lock: a waiter counts itself before it reads the PTE, a
+ * finalize reads the count after it has written its PTEs, each with a
+ * full barrier in between, so either the waiter sees the new PTE or the
+ * finalize sees the waiter (and takes the lock the waiter sleeps under).
+ */
 static pthread_mutex_t migration_wq_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t migration_wq = PTHREAD_COND_INITIALIZER;
+static atomic_ulong migration_waiters;
 
 void migration_entry_wait(pte_t *ptep, pte_t orig)
 {
 	pthread_mutex_lock(&migration_wq_lock);
+	atomic_fetch_add(&migration_waiters, 1);
+	atomic_thread_fence(memory_order_seq_cst);
 	while (pte_same(ptep_get(ptep), orig))
 		pthread_cond_wait(&migration_wq, &migration_wq_lock);
+	atomic_fetch_sub(&migration_waiters, 1);
 	pthread_mutex_unlock(&migration_wq_lock);
 }
 
 void migration_entries_removed(void)
 {
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&migration_waiters, memory_order_relaxed))
+		return;
 	pthread_mutex_lock(&migration_wq_lock);
 	pthread_cond_broadcast(&migration_wq);
 	pthread_mutex_unlock(&migration_wq_lock);
@@ -59,16 +73,15 @@ bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
 		entry = make_migration_entry_young(entry);
 	set_pte_at(mm, addr, ptep, swp_entry_to_pte(entry));
 	atomic_fetch_sub(&page->_mapcount, 1);
-	atomic_fetch_sub(&mm->rss_pages, 1);
-	put_page(page);			/* the PTE's reference */
 	return young;
 }
 
 /*
  * Map newpage at addr (PTL held): a device-private entry for a
  * device-private page, a present PTE otherwise. The mapping gets its
- * reference, mapcount and rss; a device page records where it is mapped
- * for the reverse map (the caller holds its page lock).
+ * mapcount; its reference and rss are the caller's to give. A device
+ * page records where it is mapped for the reverse map (the caller holds
+ * its page lock).
  */
 static void set_newpage_pte(struct mm_struct *mm, unsigned long addr,
 			    pte_t *ptep, struct page *newpage, bool write,
@@ -84,20 +97,20 @@ static void set_newpage_pte(struct mm_struct *mm, unsigned long addr,
 			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
 	if (is_zone_device_page(newpage))
 		newpage->index = addr;
-	get_page(newpage);
 	atomic_fetch_add(&newpage->_mapcount, 1);
-	atomic_fetch_add(&mm->rss_pages, 1);
 	set_pte_at(mm, addr, ptep, pte);
 }
 
 /*
  * Collect one PTE (PTL held). Returns the src entry. A page in it is
- * locked and keeps a reference of the migration until finalize.
+ * locked and keeps a reference of the migration until finalize: the
+ * reference of the PTE it leaves, or one of its own where it stays.
+ * *unmapped counts the PTEs replaced by migration entries.
  */
 static unsigned long migrate_collect_pte(struct migrate_vma *m,
 					 struct vm_area_struct *vma,
 					 unsigned long addr, pte_t *ptep,
-					 bool *flush)
+					 bool *flush, long *unmapped)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	pte_t pte = ptep_get(ptep);
@@ -129,27 +142,28 @@ static unsigned long migrate_collect_pte(struct migrate_vma *m,
 	if (!page || !migrate_selects_page(m, page))
 		return 0;
 
-	get_page(page);
-	/* fault_page is locked by the fault that called migrate_to_ram();
+	/* The PTE's reference keeps the page while the PTL is held.
+	 * fault_page is locked by the fault that called migrate_to_ram();
 	 * a page another migration holds is left to it. */
-	if (page != m->fault_page && !trylock_page(page)) {
-		put_page(page);
+	if (page != m->fault_page && !trylock_page(page))
 		return 0;
-	}
 	mpfn = migrate_pfn(pfn) | (write ? MIGRATE_PFN_WRITE : 0);
 	/*
-	 * Every reference must be a mapping, ours, or the one the CPU fault
-	 * holds on fault_page: a pinned page stays.
+	 * Every reference must be a mapping, or the one the CPU fault holds
+	 * on fault_page: a pinned page stays.
 	 * A page other mms map too (read-only, copy-on-write after fork)
 	 * moves for this mapping only; the others keep the old page, which
 	 * holds the same data.
 	 */
 	if (page_ref_count(page) !=
-	    page_mapcount(page) + 1 + (page == m->fault_page))
+	    page_mapcount(page) + (page == m->fault_page)) {
+		get_page(page);
 		return mpfn;
+	}
 
 	if (set_migration_pte(mm, addr, ptep, page, write))
 		*flush = true;
+	(*unmapped)++;
 	m->cpages++;
 	return mpfn | MIGRATE_PFN_MIGRATE;
 }
@@ -167,6 +181,7 @@ static void migrate_vma_collect(struct migrate_vma *m)
 	for (addr = m->start; addr < m->end; addr = next) {
 		pmd_t *pmd = pte_table_lookup(vma->vm_mm, addr);
 		bool flush = false;
+		long unmapped = 0;
 		spinlock_t *ptl;
 		pte_t *ptep;
 
@@ -186,8 +201,9 @@ static void migrate_vma_collect(struct migrate_vma *m)
 		}
 		ptep = pte_offset_map_lock(pmd, addr, &ptl);
 		for (unsigned long a = addr; a < next; a += PAGE_SIZE, ptep++)
-			m->src[m->npages++] =
-				migrate_collect_pte(m, vma, a, ptep, &flush);
+			m->src[m->npages++] = migrate_collect_pte(m, vma, a,
+						ptep, &flush, &unmapped);
+		atomic_fetch_sub(&vma->vm_mm->rss_pages, unmapped);
 		pte_unmap_unlock(ptep, ptl);
 		if (flush)
 			flush_tlb_range(vma->vm_mm, addr, next);
@@ -248,7 +264,11 @@ static bool migrate_vma_insert_page(struct migrate_vma *m, unsigned long addr,
 	if (!pte_none(orig))
 		ptep_clear_flush(vma, addr, ptep);
 	set_page_flag(newpage, PG_anon);
+	/* The driver's reference stays the driver's until finalize: a
+	 * zap before that must not free a page it still holds locked. */
+	get_page(newpage);
 	set_newpage_pte(mm, addr, ptep, newpage, write, true);
+	atomic_fetch_add(&mm->rss_pages, 1);
 	pte_unmap_unlock(ptep, ptl);
 	return true;
 }
@@ -302,86 +322,131 @@ void migrate_vma_pages(struct migrate_vma *m)
 	__migrate_device_pages(m->src, m->dst, m->npages, m);
 }
 
-bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
-			  pte_t *ptep, struct page *page, struct page *newpage)
+/* Is pte (PTL held) still page's migration entry? */
+static bool is_migration_pte_of(pte_t pte, const struct page *page)
 {
-	pte_t pte = ptep_get(ptep);
 	swp_entry_t entry = pte_to_swp_entry(pte);
 
-	if (!is_swap_pte(pte) || !is_migration_entry(entry) ||
-	    swp_offset(entry) != page_to_pfn(page))
-		return false;
+	return is_swap_pte(pte) && is_migration_entry(entry) &&
+	       swp_offset(entry) == page_to_pfn(page);
+}
+
+/* Replace page's migration entry at addr with a mapping of newpage, as
+ * writable and as young as the entry says. */
+static void map_final_page(struct mm_struct *mm, unsigned long addr,
+			   pte_t *ptep, struct page *newpage)
+{
+	swp_entry_t entry = pte_to_swp_entry(ptep_get(ptep));
+
 	set_newpage_pte(mm, addr, ptep, newpage,
 			is_writable_migration_entry(entry),
 			is_migration_entry_young(entry));
+}
+
+bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
+			  pte_t *ptep, struct page *page, struct page *newpage)
+{
+	if (!is_migration_pte_of(ptep_get(ptep), page))
+		return false;
+	get_page(newpage);
+	map_final_page(mm, addr, ptep, newpage);
+	atomic_fetch_add(&mm->rss_pages, 1);
 	return true;
 }
 
-/*
- * Replace the migration entries of m's range that are still there (not
- * zapped by MADV_DONTNEED) with the page each slot ends up with: one walk
- * and one PTL a PTE table.
- */
-static void remove_migration_ptes_vma(struct migrate_vma *m,
-				      unsigned long *src_pfns,
-				      unsigned long *dst_pfns)
+/* Drop what a migration holds of a page: its lock (not fault_page's,
+ * which its fault unlocks) and its reference. */
+static void migrate_release_page(struct page *page, struct page *fault_page)
 {
-	struct mm_struct *mm = m->vma->vm_mm;
-	unsigned long addr = m->start, next, i = 0;
-
-	for (; addr < m->end; addr = next) {
-		pmd_t *pmd = pte_table_lookup(mm, addr);
-		spinlock_t *ptl;
-		pte_t *ptep;
-
-		next = level_addr_end(addr, m->end, PMD_SIZE);
-		if (!pmd) {
-			i += (next - addr) >> PAGE_SHIFT;
-			continue;
-		}
-		ptep = pte_offset_map_lock(pmd, addr, &ptl);
-		for (unsigned long a = addr; a < next;
-		     a += PAGE_SIZE, ptep++, i++) {
-			struct page *page = migrate_pfn_to_page(src_pfns[i]);
-
-			if (page)
-				remove_migration_pte(mm, a, ptep, page,
-					migrate_final_page(src_pfns[i],
-							   dst_pfns[i]));
-		}
-		pte_unmap_unlock(ptep, ptl);
-	}
+	if (!page)
+		return;
+	if (page != fault_page)
+		unlock_page(page);
+	put_page(page);
 }
 
-/* Drop what the driver handed over in dst[] (locked, one reference). */
-static void migrate_release_newpage(struct page *newpage)
+/*
+ * Finalize the slots of one PTE table of m's range, [addr, end) and
+ * src_pfns[i...]: replace the migration entries that are still there
+ * (not zapped by MADV_DONTNEED) with the page each slot ends up with,
+ * under one PTL, then let go of the pages outside it (a put may free a
+ * page, and a device page's page_free() is the driver's).
+ *
+ * The page a slot ends up with takes the reference the migration holds
+ * on it as its PTE's (the driver's on a new page, the migration's on an
+ * old one that stays), and is unlocked under the PTL, before a zap can
+ * drop that reference. Slots that map nothing let go of both pages.
+ */
+static void migrate_vma_finalize_table(struct migrate_vma *m,
+				       unsigned long addr, unsigned long end,
+				       unsigned long *src_pfns,
+				       unsigned long *dst_pfns)
 {
-	unlock_page(newpage);
-	put_page(newpage);
+	struct mm_struct *mm = m->vma->vm_mm;
+	pmd_t *pmd = pte_table_lookup(mm, addr);
+	unsigned long n = (end - addr) >> PAGE_SHIFT;
+	bool mapped[PTRS_PER_PTE] = { false };
+	long nr_mapped = 0;
+
+	if (pmd) {
+		spinlock_t *ptl;
+		pte_t *ptep = pte_offset_map_lock(pmd, addr, &ptl);
+
+		for (unsigned long i = 0; i < n; i++, ptep++) {
+			struct page *page = migrate_pfn_to_page(src_pfns[i]);
+			struct page *final;
+
+			if (!page ||
+			    !is_migration_pte_of(ptep_get(ptep), page))
+				continue;
+			final = migrate_final_page(src_pfns[i], dst_pfns[i]);
+			map_final_page(mm, addr + (i << PAGE_SHIFT), ptep,
+				       final);
+			if (final != m->fault_page)
+				unlock_page(final);
+			mapped[i] = true;
+			nr_mapped++;
+		}
+		atomic_fetch_add(&mm->rss_pages, nr_mapped);
+		pte_unmap_unlock(ptep, ptl);
+	}
+	for (unsigned long i = 0; i < n; i++) {
+		struct page *newpage = migrate_pfn_to_page(dst_pfns[i]);
+		struct page *page = migrate_pfn_to_page(src_pfns[i]);
+
+		if (!mapped[i]) {
+			migrate_release_page(newpage, NULL);
+			migrate_release_page(page, m->fault_page);
+		} else if (migrate_final_page(src_pfns[i], dst_pfns[i]) ==
+			   newpage) {
+			migrate_release_page(page, m->fault_page);
+		} else {
+			migrate_release_page(newpage, NULL);
+		}
+	}
 }
 
 void __migrate_device_finalize(unsigned long *src_pfns,
 			       unsigned long *dst_pfns, unsigned long npages,
 			       struct migrate_vma *m)
 {
-	struct page *fault_page = m ? m->fault_page : NULL;
+	if (m) {
+		unsigned long addr, next, i = 0;
 
-	if (m)
-		remove_migration_ptes_vma(m, src_pfns, dst_pfns);
-	/* Outside the PTLs: a put may free a page, and a device page's
-	 * page_free() is the driver's. */
-	for (unsigned long i = 0; i < npages; i++) {
-		struct page *newpage = migrate_pfn_to_page(dst_pfns[i]);
-		struct page *page = migrate_pfn_to_page(src_pfns[i]);
-
-		/* Mapped, the new page has its PTEs' references now. */
-		if (newpage)
-			migrate_release_newpage(newpage);
-		if (!page)
-			continue;
-		if (page != fault_page)
-			unlock_page(page);
-		put_page(page);				/* the migration's */
+		for (addr = m->start; addr < m->end; addr = next) {
+			next = level_addr_end(addr, m->end, PMD_SIZE);
+			migrate_vma_finalize_table(m, addr, next,
+						   src_pfns + i, dst_pfns + i);
+			i += (next - addr) >> PAGE_SHIFT;
+		}
+	} else {
+		/* The caller has replaced the entries (through the rmap). */
+		for (unsigned long i = 0; i < npages; i++) {
+			migrate_release_page(migrate_pfn_to_page(dst_pfns[i]),
+					     NULL);
+			migrate_release_page(migrate_pfn_to_page(src_pfns[i]),
+					     NULL);
+		}
 	}
 	migration_entries_removed();
 }

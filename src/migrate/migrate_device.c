@@ -68,9 +68,12 @@ static void try_to_migrate_one(struct mm_struct *mm, struct page *page,
 	if (ptep) {
 		pte = ptep_get(ptep);
 		if (pte_maps_device_pfn(pte, pfn, &write)) {
-			/* The migration holds a reference of its own. */
 			bool flush = set_migration_pte(mm, addr, ptep, page,
 						       write);
+
+			/* The migration holds a reference of its own. */
+			put_page(page);
+			atomic_fetch_sub(&mm->rss_pages, 1);
 
 			if (write)
 				*mpfn |= MIGRATE_PFN_WRITE;

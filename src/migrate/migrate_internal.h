@@ -37,8 +37,8 @@ void migration_entries_removed(void);
 /*
  * Replace the PTE at addr (PTL held) that maps page with a migration
  * entry, writable if the mapping was, young if it was; the mapping's
- * reference, mapcount and rss go. The caller holds a reference of its
- * own. Returns whether the old PTE was present and young: only such a
+ * mapcount goes, and its reference and rss are the caller's to drop (or
+ * to keep, as the migration's reference). Returns whether the old PTE was present and young: only such a
  * PTE may be mapped in the host (src/cpu/tlb.c), and the caller flushes
  * it before anyone copies the page.
  */
@@ -49,8 +49,8 @@ bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
  * If *ptep (PTL held) is a migration entry for page, replace it with a
  * mapping of newpage (page itself to restore it): a device-private entry
  * for a device-private newpage, a present PTE otherwise, writable if the
- * migration entry was. The mapping gets its reference, mapcount and rss.
- * Returns false if the entry is something else (zapped meanwhile).
+ * migration entry was. The mapping gets a reference of its own, its
+ * mapcount and rss. Returns false if the entry is something else (zapped meanwhile).
  * The caller holds the page locks of page and newpage.
  */
 bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
@@ -85,7 +85,9 @@ void __migrate_device_pages(unsigned long *src_pfns, unsigned long *dst_pfns,
  * the caller has replaced them already (through the rmap). Then the
  * destination pages are unlocked and dropped, the source pages
  * unlocked (not migrate->fault_page, which its fault unlocks) and the
- * migration's references dropped, and the waiters woken.
+ * migration's references dropped, and the waiters woken. (With migrate,
+ * the page a slot ends up with keeps the migration's or the driver's
+ * reference as its PTE's.)
  */
 void __migrate_device_finalize(unsigned long *src_pfns,
 			       unsigned long *dst_pfns, unsigned long npages,
