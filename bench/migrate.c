@@ -26,6 +26,15 @@
  * copy is one memcpy() a run of pages contiguous on both sides, as a DMA
  * engine takes one descriptor a run: what is measured beyond memcpy() is
  * migrate_vma's own work. GB/s counts the bytes that moved.
+ *
+ * The baseline is a memcpy() round trip of the same bytes after each
+ * migration round trip: there into a second buffer ("memcpy", against
+ * the trips to the device), and back from it ("memcpy_back", against
+ * the trips to system RAM, which read bytes the trip before wrote, as
+ * the copy back does). Run in the same rounds, it sees the caches and
+ * the machine's other jobs as the migrations do: a memcpy() repeated on
+ * its own keeps its buffers in a large last-level cache and measures
+ * that cache, not the memory the migrations go to.
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
