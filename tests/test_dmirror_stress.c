@@ -5,7 +5,8 @@
  * their memory, on one mm. Afterwards every page holds the last value
  * its writer wrote, seen alike by the CPU and by a device; every device
  * page is back with its device; mapcounts match the page tables; and
- * the mm's exit gives every page back.
+ * the mm's exit gives every page back. A second test has devices migrate
+ * while their pages are zapped (test_migrations_against_zaps).
  *
  * Device reads of pages that CPU threads are writing would be a data
  * race by design (a device's DMA does not take the CPU's page-table
@@ -214,10 +215,139 @@ static void test_writers_against_devices(void **state)
 	free(buf);
 }
 
+/*
+ * Migrations race what can take their pages away between setup and
+ * finalize: MADV_DONTNEED, munmap (and a new mapping at once), and CPU
+ * touches that bring device pages back through migrate_to_ram. The
+ * zaps drop data, so no data is checked; the accounting is: mapcounts
+ * match the page tables, rss counts every PTE that maps a page, and
+ * exit gives every page back to its allocator, RAM and devices alike.
+ */
+#define ZAP_PAGES	64
+#define ZAP_ROUNDS	3000
+
+static char *zapped;
+static atomic_bool zaps_done;
+static atomic_long zap_errors;
+static atomic_long zap_migrations;	/* commands that moved their pages */
+
+static void *zap_migrator(void *arg)
+{
+	unsigned int seed = (unsigned int)(long)arg * 31 + 5;
+	char *buf = malloc(ZAP_PAGES * PAGE_SIZE);
+	struct dmirror *d = dmirror_open(mm, (int)(long)arg);
+
+	while (!atomic_load(&zaps_done)) {
+		unsigned long first = rand_r(&seed) % ZAP_PAGES;
+		unsigned long n = 1 + rand_r(&seed) % (ZAP_PAGES - first);
+		unsigned int command = rand_r(&seed) % 2 ?
+			HMM_DMIRROR_MIGRATE_TO_DEV : HMM_DMIRROR_MIGRATE_TO_SYS;
+		int ret = cmd(d, command, zapped + first * PAGE_SIZE, buf, n);
+
+		/* -EINVAL: the range is unmapped at this moment; -ENOENT:
+		 * a page was zapped or taken before the read-back. */
+		if (!ret)
+			atomic_fetch_add(&zap_migrations, 1);
+		else if (ret != -EINVAL && ret != -ENOENT)
+			atomic_fetch_add(&zap_errors, 1);
+	}
+	dmirror_close(d);
+	free(buf);
+	return NULL;
+}
+
+static void *zap_toucher(void *arg)
+{
+	unsigned int seed = 77;
+
+	(void)arg;
+	while (!atomic_load(&zaps_done)) {
+		unsigned long i = rand_r(&seed) % ZAP_PAGES;
+		uint64_t v = i;
+
+		/* Fails only in a munmap's gap. */
+		cpu_access(mm, zapped + i * PAGE_SIZE, &v, sizeof(v),
+			   rand_r(&seed) % 2);
+	}
+	return NULL;
+}
+
+/* PTEs of [p, p + n pages) that map a page: what rss must count. */
+static long pages_mapped(char *p, unsigned long n)
+{
+	long mapped = 0;
+
+	for (unsigned long i = 0; i < n; i++) {
+		pte_t pte = pte_at(mm, p + i * PAGE_SIZE);
+
+		if (pte_present(pte))
+			mapped += !pte_special(pte);
+		else if (!pte_none(pte))
+			mapped += is_device_private_entry(pte_to_swp_entry(pte))
+				  || is_device_exclusive_entry(
+					pte_to_swp_entry(pte));
+	}
+	return mapped;
+}
+
+static void test_migrations_against_zaps(void **state)
+{
+	pthread_t migrators[2], toucher;
+	struct dmirror_device_stats stats;
+	unsigned long free_before = free_pages_now();
+	unsigned int seed = 3;
+
+	(void)state;
+	mm = uhmm_mm_create();
+	assert_non_null(mm);
+	zapped = uhmm_mmap(mm, NULL, ZAP_PAGES * PAGE_SIZE,
+			   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+	assert_ptr_not_equal(zapped, MAP_FAILED);
+	for (long i = 0; i < 2; i++)
+		pthread_create(&migrators[i], NULL, zap_migrator, (void *)i);
+	pthread_create(&toucher, NULL, zap_toucher, NULL);
+
+	/* The rounds go on until the devices have migrated all along. */
+	for (int r = 0; r < ZAP_ROUNDS ||
+			atomic_load(&zap_migrations) < ZAP_ROUNDS; r++) {
+		unsigned long first = rand_r(&seed) % ZAP_PAGES;
+		unsigned long n = 1 + rand_r(&seed) % (ZAP_PAGES - first);
+		char *p = zapped + first * PAGE_SIZE;
+
+		if (rand_r(&seed) % 4) {
+			if (uhmm_madvise(mm, p, n * PAGE_SIZE, MADV_DONTNEED))
+				atomic_fetch_add(&zap_errors, 1);
+		} else if (uhmm_munmap(mm, p, n * PAGE_SIZE) ||
+			   uhmm_mmap(mm, p, n * PAGE_SIZE,
+				     PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				     -1, 0) != p) {
+			atomic_fetch_add(&zap_errors, 1);
+		}
+	}
+	atomic_store(&zaps_done, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(migrators[i], NULL);
+	pthread_join(toucher, NULL);
+	assert_int_equal(atomic_load(&zap_errors), 0);
+
+	assert_int_equal(mm_verify_mapcounts(&mm, 1), 0);
+	assert_int_equal(atomic_load(&mm->rss_pages),
+			 pages_mapped(zapped, ZAP_PAGES));
+	uhmm_mm_exit(mm);
+	for (int dev = 0; dev < 2; dev++) {
+		assert_int_equal(dmirror_device_stats(dev, &stats), 0);
+		assert_int_equal(stats.pages_in_use, 0);
+	}
+	assert_int_equal(free_pages_now(), free_before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_writers_against_devices),
+		cmocka_unit_test(test_migrations_against_zaps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
