@@ -63,6 +63,23 @@ static inline void clear_page_flag(struct page *page, int bit)
 	atomic_fetch_and(&page->flags, ~(1UL << bit));
 }
 
+/* Not atomic, as the kernel's __SetPageX(): for a page nobody else can
+ * change the flags of (free, or not yet handed out); readers still see
+ * a whole word. */
+static inline void __set_page_flag(struct page *page, int bit)
+{
+	atomic_store_explicit(&page->flags,
+		atomic_load_explicit(&page->flags, memory_order_relaxed) |
+		(1UL << bit), memory_order_relaxed);
+}
+
+static inline void __clear_page_flag(struct page *page, int bit)
+{
+	atomic_store_explicit(&page->flags,
+		atomic_load_explicit(&page->flags, memory_order_relaxed) &
+		~(1UL << bit), memory_order_relaxed);
+}
+
 static inline bool test_and_set_page_flag(struct page *page, int bit)
 {
 	return atomic_fetch_or(&page->flags, 1UL << bit) & (1UL << bit);

@@ -60,7 +60,7 @@ static inline bool page_is_buddy(struct page *page, unsigned int order)
 
 static void add_to_free_list(struct page *page, unsigned int order)
 {
-	set_page_flag(page, PG_buddy);
+	__set_page_flag(page, PG_buddy);
 	page->private = order;
 	cds_list_add(&page->buddy_list, &zone.free_area[order]);
 	zone.nr_free[order]++;
@@ -71,7 +71,7 @@ static void del_from_free_list(struct page *page, unsigned int order)
 	cds_list_del(&page->buddy_list);
 	/* buddy_list shares its bytes with mapping/index */
 	memset(&page->buddy_list, 0, sizeof(page->buddy_list));
-	clear_page_flag(page, PG_buddy);
+	__clear_page_flag(page, PG_buddy);
 	page->private = 0;
 	zone.nr_free[order]--;
 }
