@@ -203,10 +203,18 @@ void set_pte_at(struct mm_struct *mm, unsigned long addr, pte_t *ptep,
 	__atomic_store_n(&ptep->pte, pte.pte, __ATOMIC_RELEASE);
 }
 
+/*
+ * Every PTE writer holds the PTL, and no MMU sets accessed or dirty bits
+ * behind it (the host's MMU sets them in the host's tables): a load and
+ * a store do what the kernel needs an atomic exchange for.
+ */
 pte_t ptep_get_and_clear(struct mm_struct *mm, unsigned long addr,
 			 pte_t *ptep)
 {
-	return (pte_t){ __atomic_exchange_n(&ptep->pte, 0, __ATOMIC_ACQ_REL) };
+	pte_t old = ptep_get(ptep);
+
+	__atomic_store_n(&ptep->pte, 0, __ATOMIC_RELEASE);
+	return old;
 }
 
 pte_t ptep_clear_flush(struct vm_area_struct *vma, unsigned long addr,
@@ -221,8 +229,11 @@ pte_t ptep_clear_flush(struct vm_area_struct *vma, unsigned long addr,
 void ptep_set_wrprotect(struct mm_struct *mm, unsigned long addr,
 			pte_t *ptep)
 {
-	__atomic_fetch_and(&ptep->pte, ~(_PAGE_RW | _PAGE_HOST_MAPPED),
-			   __ATOMIC_ACQ_REL);
+	pte_t old = ptep_get(ptep);
+
+	__atomic_store_n(&ptep->pte,
+			 old.pte & ~(_PAGE_RW | _PAGE_HOST_MAPPED),
+			 __ATOMIC_RELEASE);
 }
 
 void ptep_set_access_flags(struct vm_area_struct *vma, unsigned long addr,
