@@ -55,6 +55,7 @@ static void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 			  pmd_t *pmd, unsigned long addr, unsigned long end)
 {
 	struct mm_struct *mm = vma->vm_mm;
+	unsigned int first = tlb->nr;
 	spinlock_t *ptl;
 	pte_t *ptep = pte_offset_map_lock(pmd, addr, &ptl);
 
@@ -78,7 +79,6 @@ static void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 				continue;
 			page = pfn_swap_entry_to_page(entry);
 			atomic_fetch_sub(&page->_mapcount, 1);
-			atomic_fetch_sub(&mm->rss_pages, 1);
 			tlb->pages[tlb->nr++] = page;
 			continue;
 		}
@@ -86,12 +86,14 @@ static void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		page = vm_normal_page(vma, addr, pte);
 		if (!page)
 			continue;
-		if (pte_dirty(pte))
+		/* An anonymous page has nowhere to write back to. */
+		if (pte_dirty(pte) && !PageAnon(page))
 			set_page_dirty(page);
 		atomic_fetch_sub(&page->_mapcount, 1);
-		atomic_fetch_sub(&mm->rss_pages, 1);
 		tlb->pages[tlb->nr++] = page;
 	}
+	/* Every page gathered was mapped here: rss once a table. */
+	atomic_fetch_sub(&mm->rss_pages, (long)(tlb->nr - first));
 	pte_unmap_unlock(ptep, ptl);
 	/* A batch holds at most one PTE table's pages: flush per table,
 	 * outside the lock. */
