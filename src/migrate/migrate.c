@@ -97,7 +97,15 @@ static void set_newpage_pte(struct mm_struct *mm, unsigned long addr,
 			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
 	if (is_zone_device_page(newpage))
 		newpage->index = addr;
-	atomic_fetch_add(&newpage->_mapcount, 1);
+	/* The first mapping of a page is a plain store, as the kernel's
+	 * folio_add_new_anon_rmap(): an anonymous or device page is mapped
+	 * only by the holder of its page lock (us), and a page with no
+	 * mapping has none to lose meanwhile. */
+	if (!page_mapcount(newpage))
+		atomic_store_explicit(&newpage->_mapcount, 1,
+				      memory_order_relaxed);
+	else
+		atomic_fetch_add(&newpage->_mapcount, 1);
 	set_pte_at(mm, addr, ptep, pte);
 }
 
