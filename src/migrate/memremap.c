@@ -246,9 +246,12 @@ void zone_device_page_init(struct page *page)
 {
 	VM_BUG_ON(!is_zone_device_page(page));
 	BUG_ON(page_ref_count(page) != 0);
+	/* Locked before anyone can take it: without a reference no one
+	 * does (get_page_unless_zero() fails), so the lock is a plain
+	 * store, and setting the count publishes it. */
+	__set_page_flag(page, PG_locked);
 	atomic_fetch_add(&page->pgmap->pages_in_use, 1);
-	atomic_store_explicit(&page->_refcount, 1, memory_order_relaxed);
-	lock_page(page);
+	atomic_store_explicit(&page->_refcount, 1, memory_order_release);
 }
 
 void free_zone_device_page(struct page *page)
