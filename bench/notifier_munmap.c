@@ -103,11 +103,11 @@ int main(int argc, char **argv)
 			unsigned long first;
 			struct bench_stat v, base;
 
-			/* miss: one page every 8 KiB above the region;
-			 * hit: spread over the whole of it. */
 			/* The baseline next to each figure: a drift of the
 			 * machine between figures is not taken for theirs. */
 			base = bench_repeat(unmap, NULL, 2, reps);
+			/* miss: one page every 8 KiB above the region;
+			 * hit: spread over the whole of it. */
 			stride = hit ? size / n & PAGE_MASK : 2 * PAGE;
 			first = (unsigned long)region + (hit ? 0 : size + PMD_SIZE);
 			for (unsigned long i = 0; i < n; i++)

@@ -38,9 +38,10 @@ void migration_entries_removed(void);
  * Replace the PTE at addr (PTL held) that maps page with a migration
  * entry, writable if the mapping was, young if it was; the mapping's
  * mapcount goes, and its reference and rss are the caller's to drop (or
- * to keep, as the migration's reference). Returns whether the old PTE was present and young: only such a
- * PTE may be mapped in the host (src/cpu/tlb.c), and the caller flushes
- * it before anyone copies the page.
+ * to keep, as the migration's reference). Returns whether the old PTE
+ * was present and young: only such a PTE may be mapped in the host
+ * (src/cpu/tlb.c), and the caller flushes it before anyone copies the
+ * page.
  */
 bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
 		       pte_t *ptep, struct page *page, bool write);
@@ -50,8 +51,9 @@ bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
  * mapping of newpage (page itself to restore it): a device-private entry
  * for a device-private newpage, a present PTE otherwise, writable if the
  * migration entry was. The mapping gets a reference of its own, its
- * mapcount and rss. Returns false if the entry is something else (zapped meanwhile).
- * The caller holds the page locks of page and newpage.
+ * mapcount and rss. Returns false if the entry is something else
+ * (zapped meanwhile). The caller holds the page locks of page and
+ * newpage.
  */
 bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
 			  pte_t *ptep, struct page *page,

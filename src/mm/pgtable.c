@@ -205,8 +205,9 @@ void set_pte_at(struct mm_struct *mm, unsigned long addr, pte_t *ptep,
 
 /*
  * Every PTE writer holds the PTL, and no MMU sets accessed or dirty bits
- * behind it (the host's MMU sets them in the host's tables): a load and
- * a store do what the kernel needs an atomic exchange for.
+ * behind it (the host's MMU sets them in the host's tables): here and in
+ * ptep_set_wrprotect(), a load and a store do what the kernel needs an
+ * atomic exchange or and for.
  */
 pte_t ptep_get_and_clear(struct mm_struct *mm, unsigned long addr,
 			 pte_t *ptep)
