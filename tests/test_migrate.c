@@ -48,6 +48,15 @@ static char *dev_data(struct page *page)
 	return page->zone_device_data;
 }
 
+/* The device's copy of spage, or of a hole (NULL: zeroes). */
+static void dev_copy_in(struct page *dpage, struct page *spage)
+{
+	if (spage)
+		memcpy(dev_data(dpage), page_address(spage), PAGE_SIZE);
+	else
+		memset(dev_data(dpage), 0, PAGE_SIZE);
+}
+
 /* Move [start, end) of vma between system RAM and the device. */
 static unsigned long dev_migrate(struct vm_area_struct *vma,
 				 unsigned long start, unsigned long end,
@@ -77,11 +86,7 @@ static unsigned long dev_migrate(struct vm_area_struct *vma,
 		if (!to_device)
 			lock_page(dpage);
 		if (to_device) {
-			if (spage)
-				memcpy(dev_data(dpage), page_address(spage),
-				       PAGE_SIZE);
-			else
-				memset(dev_data(dpage), 0, PAGE_SIZE);
+			dev_copy_in(dpage, spage);
 		} else {
 			memcpy(page_address(dpage), dev_data(spage), PAGE_SIZE);
 		}
@@ -447,11 +452,7 @@ static void test_finalize_outcomes(void **state)
 			continue;
 		dpage = dev_alloc();
 		assert_non_null(dpage);
-		if (spage)
-			memcpy(dev_data(dpage), page_address(spage),
-			       PAGE_SIZE);
-		else
-			memset(dev_data(dpage), 0, PAGE_SIZE);
+		dev_copy_in(dpage, spage);
 		dst[i] = migrate_pfn(page_to_pfn(dpage));
 	}
 	migrate_vma_pages(&m);
