@@ -64,6 +64,24 @@ static int cmd(struct dmirror *d, unsigned int command, char *addr,
 	return dmirror_cmd(d, command, &c);
 }
 
+/*
+ * The end of a test: mapcounts match the page tables and rss the PTEs
+ * that map a page; the mm's exit gives every page back to devices
+ * 0..nr_devices-1 and to the allocator (free_before pages free).
+ */
+static void exit_and_check(unsigned long free_before, int nr_devices)
+{
+	struct dmirror_device_stats stats;
+
+	assert_int_equal(mm_verify_mapcounts(&mm, 1), 0);
+	uhmm_mm_exit(mm);
+	for (int dev = 0; dev < nr_devices; dev++) {
+		assert_int_equal(dmirror_device_stats(dev, &stats), 0);
+		assert_int_equal(stats.pages_in_use, 0);
+	}
+	assert_int_equal(free_pages_now(), free_before);
+}
+
 static bool ro_page_ok(const char *buf, unsigned long i)
 {
 	for (unsigned long k = 0; k < PAGE_SIZE; k++)
@@ -139,7 +157,6 @@ static void *device_thread(void *arg)
 static void test_writers_against_devices(void **state)
 {
 	pthread_t writers[NWRITERS], devices[NDEVTHREADS];
-	struct dmirror_device_stats stats;
 	unsigned long free_before;
 	char *buf = malloc(NPAGES * PAGE_SIZE);
 	struct dmirror *d, *d2;
@@ -204,14 +221,7 @@ static void test_writers_against_devices(void **state)
 		assert_int_equal(*(uint64_t *)(buf + i * PAGE_SIZE),
 				 last_written[i]);
 	dmirror_close(d);
-	assert_int_equal(mm_verify_mapcounts(&mm, 1), 0);
-
-	uhmm_mm_exit(mm);
-	for (int dev = 0; dev < 3; dev++) {
-		assert_int_equal(dmirror_device_stats(dev, &stats), 0);
-		assert_int_equal(stats.pages_in_use, 0);
-	}
-	assert_int_equal(free_pages_now(), free_before);
+	exit_and_check(free_before, 3);
 	free(buf);
 }
 
@@ -275,7 +285,6 @@ static void *zap_toucher(void *arg)
 static void test_migrations_against_zaps(void **state)
 {
 	pthread_t migrators[2], toucher;
-	struct dmirror_device_stats stats;
 	unsigned long free_before = free_pages_now();
 	unsigned int seed = 3;
 
@@ -314,14 +323,7 @@ static void test_migrations_against_zaps(void **state)
 	pthread_join(toucher, NULL);
 	assert_int_equal(atomic_load(&zap_errors), 0);
 
-	/* Mapcounts, and rss against the PTEs that map a page. */
-	assert_int_equal(mm_verify_mapcounts(&mm, 1), 0);
-	uhmm_mm_exit(mm);
-	for (int dev = 0; dev < 2; dev++) {
-		assert_int_equal(dmirror_device_stats(dev, &stats), 0);
-		assert_int_equal(stats.pages_in_use, 0);
-	}
-	assert_int_equal(free_pages_now(), free_before);
+	exit_and_check(free_before, 2);
 }
 
 int main(void)
