@@ -1,45 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The fault handler and the PTE-range operations built on the page
- * tables: zap (unmap), copy (fork) and protection changes.
+ * The fault handler, and the PTE-range operations built on the page
+ * tables that it shares helpers with: zap (unmap) and copy (fork).
  */
 #include <uhmm/memremap.h>
 
 #include "mm/filemap.h"
 #include "mm/mm_internal.h"
-
-/* ---- mmu_gather ---- */
-
-void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm)
-{
-	tlb->mm = mm;
-	tlb->start = ULONG_MAX;
-	tlb->end = 0;
-	tlb->nr = 0;
-}
-
-static void tlb_track_range(struct mmu_gather *tlb, unsigned long addr)
-{
-	tlb->start = min(tlb->start, addr);
-	tlb->end = max(tlb->end, addr + PAGE_SIZE);
-}
-
-/* Flush what was cleared, then let the pages go. No PTL held. */
-void tlb_flush_mmu(struct mmu_gather *tlb)
-{
-	if (tlb->start < tlb->end)
-		flush_tlb_range(tlb->mm, tlb->start, tlb->end);
-	tlb->start = ULONG_MAX;
-	tlb->end = 0;
-	for (unsigned int i = 0; i < tlb->nr; i++)
-		put_page(tlb->pages[i]);
-	tlb->nr = 0;
-}
-
-void tlb_finish_mmu(struct mmu_gather *tlb)
-{
-	tlb_flush_mmu(tlb);
-}
 
 struct page *vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
 			    pte_t pte)
@@ -316,58 +283,6 @@ int copy_page_range(struct vm_area_struct *dst_vma,
 	return err;
 }
 
-/* ---- mprotect ---- */
-
-struct wrprotect_walk {
-	struct mm_struct *mm;
-	bool changed;
-};
-
-static void wrprotect_pte(pte_t *ptep, unsigned long addr, void *arg)
-{
-	struct wrprotect_walk *w = arg;
-	pte_t pte = ptep_get(ptep);
-
-	/* A device-exclusive entry stays: its restore takes writability
-	 * from the VMA as it is then. */
-	if (pte_present(pte) && pte_write(pte)) {
-		ptep_set_wrprotect(w->mm, addr, ptep);
-		w->changed = true;
-	} else if (is_swap_pte(pte) &&
-		   is_writable_device_private_entry(pte_to_swp_entry(pte))) {
-		unsigned long pfn = swp_offset(pte_to_swp_entry(pte));
-
-		set_pte_at(w->mm, addr, ptep, swp_entry_to_pte(
-			   make_device_private_entry(pfn, false)));
-	} else if (is_swap_pte(pte) &&
-		   is_writable_migration_entry(pte_to_swp_entry(pte))) {
-		/* A migration without mmap_lock (migrate_device_range())
-		 * must not map the new page writable. */
-		swp_entry_t entry = pte_to_swp_entry(pte);
-		swp_entry_t rd = make_migration_entry(swp_offset(entry), false);
-
-		if (is_migration_entry_young(entry))
-			rd = make_migration_entry_young(rd);
-		set_pte_at(w->mm, addr, ptep, swp_entry_to_pte(rd));
-	}
-}
-
-void change_protection(struct vm_area_struct *vma, unsigned long start,
-		       unsigned long end, unsigned long newflags)
-{
-	struct wrprotect_walk w = { .mm = vma->vm_mm };
-	unsigned long lost = vma->vm_flags & ~newflags & VM_ACCESS_FLAGS;
-
-	/* Only a loss of write permission touches PTEs: a gained one is
-	 * taken at the next write fault, which also breaks COW. A lost
-	 * read or exec permission lives in the VMA, which every fault
-	 * checks; the CPU's translations must go all the same. */
-	if (!(newflags & VM_WRITE))
-		walk_pte_range(vma->vm_mm, start, end, wrprotect_pte, &w);
-	if (w.changed || (lost & ~VM_WRITE))
-		flush_tlb_range(vma->vm_mm, start, end);
-}
-
 /* ---- faults ---- */
 
 static inline bool fault_is_write(const struct vm_fault *vmf)
@@ -389,169 +304,6 @@ static bool fault_relock_same(struct vm_fault *vmf)
 		return true;
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	return false;
-}
-
-unsigned int anon_block_order;
-
-/*
- * The order of the block a fault on private anonymous memory fills: the
- * largest up to anon_block_order whose aligned block around the address
- * lies in the VMA with every PTE none (the kernel's multi-size THP for
- * anonymous memory). Only for user faults, the CPU's own: a block pays
- * for the host trap they take (src/cpu/fault.c), which a device fault
- * or uhmm_access() does not, and those keep the kernel's one page. The
- * PTEs are read without the PTL; the caller checks them again under it.
- */
-static unsigned int anon_fault_order(struct vm_fault *vmf)
-{
-	struct vm_area_struct *vma = vmf->vma;
-	unsigned int order;
-
-	if (!(vmf->flags & FAULT_FLAG_USER))
-		return 0;
-	for (order = anon_block_order; order; order--) {
-		unsigned long size = PAGE_SIZE << order;
-		unsigned long start = ALIGN_DOWN(vmf->address, size);
-		pte_t *ptep = pte_offset(vmf->pmd, start);
-		unsigned long i;
-
-		if (start < vma->vm_start || start + size > vma->vm_end)
-			continue;
-		for (i = 0; i < (1UL << order); i++)
-			if (!pte_none(ptep_get(ptep + i)))
-				break;
-		if (i == (1UL << order))
-			break;
-	}
-	return order;
-}
-
-/*
- * The pfn that would put the block at PTE index idx in line with the
- * nearest mapped page of its PTE table, at most max_dist entries away
- * (so that the table's pages can be one run in RAM, one host mapping:
- * src/cpu/fault.c), or 0. The PTEs are read without the PTL: only a
- * hint comes out.
- */
-static unsigned long anon_block_pfn_hint(pte_t *table, unsigned long idx,
-					 unsigned long nr,
-					 unsigned long max_dist)
-{
-	for (unsigned long d = 1; d <= max_dist && d < PTRS_PER_PTE; d++) {
-		pte_t pte;
-
-		if (idx >= d) {
-			pte = ptep_get(table + idx - d);
-			if (pte_present(pte) && !pte_special(pte))
-				return pte_pfn(pte) + d;
-		}
-		if (idx + nr - 1 + d < PTRS_PER_PTE) {
-			pte = ptep_get(table + idx + nr - 1 + d);
-			if (pte_present(pte) && !pte_special(pte) &&
-			    pte_pfn(pte) >= nr - 1 + d)
-				return pte_pfn(pte) - (nr - 1 + d);
-		}
-		if (idx < d && idx + nr - 1 + d >= PTRS_PER_PTE)
-			break;
-	}
-	return 0;
-}
-
-/*
- * The pfn for the page at addr that follows the page mapped at
- * neighbour (in another PTE table, under mmap_lock), or 0; only if the
- * 2 MiB of RAM around it is all free, so that the rest of addr's table
- * can follow.
- */
-static unsigned long neighbour_pfn_hint(struct vm_area_struct *vma,
-					unsigned long neighbour,
-					unsigned long addr)
-{
-	unsigned long pfn;
-	pmd_t *pmd;
-	pte_t pte;
-
-	if (neighbour < vma->vm_start || neighbour >= vma->vm_end)
-		return 0;
-	pmd = pte_table_lookup(vma->vm_mm, neighbour);
-	if (!pmd)
-		return 0;
-	pte = ptep_get(pte_offset(pmd, neighbour));
-	if (!pte_present(pte) || pte_special(pte))
-		return 0;
-	if (addr < neighbour && pte_pfn(pte) < (neighbour - addr) / PAGE_SIZE)
-		return 0;
-	pfn = pte_pfn(pte) + (long)(addr - neighbour) / (long)PAGE_SIZE;
-	return pfn_block_free(pfn, PMD_SHIFT - PAGE_SHIFT) ? pfn : 0;
-}
-
-/*
- * 2^order pages for the block at start of vma, in line with the nearest
- * mapped page of its PTE table (pmd, or NULL if it has none yet), else
- * with the neighbouring tables' edges, else at the place in a free 2 MiB
- * run where the whole table's run would fit. Under mmap_lock.
- */
-static struct page *alloc_pages_in_line(struct vm_area_struct *vma,
-					pmd_t *pmd, unsigned long start,
-					unsigned int order,
-					unsigned long max_dist)
-{
-	unsigned long idx = pte_index(start), table = start - idx * PAGE_SIZE;
-	unsigned long hint = 0;
-	struct page *page = NULL;
-
-	if (pmd)
-		hint = anon_block_pfn_hint(pte_offset(pmd, start) - idx, idx,
-					   1UL << order, max_dist);
-	if (!hint)
-		hint = neighbour_pfn_hint(vma, table - PAGE_SIZE, start);
-	if (!hint)
-		hint = neighbour_pfn_hint(vma, table + PMD_SIZE, start);
-	if (!hint) {
-		hint = free_block_pfn(PMD_SHIFT - PAGE_SHIFT);
-		if (hint)
-			hint += idx;
-	}
-	if (hint)
-		page = alloc_pages_at(hint, order);
-	if (!page)
-		page = alloc_pages(order);
-	if (page && order)
-		split_page(page, order);
-	return page;
-}
-
-/*
- * This thread's last alloc_page_vma(): a driver that migrates a range
- * home asks for its pages in order, before any of them is mapped, so the
- * page before is found here rather than in the page table.
- */
-static __thread struct {
-	struct mm_struct *mm;
-	unsigned long addr, pfn;
-} last_vma_alloc;
-
-struct page *alloc_page_vma(struct vm_area_struct *vma, unsigned long addr)
-{
-	struct page *page = NULL;
-
-	if (!vma || addr < vma->vm_start || addr >= vma->vm_end)
-		return alloc_page();
-	addr &= PAGE_MASK;
-	if (last_vma_alloc.mm == vma->vm_mm &&
-	    last_vma_alloc.addr + PAGE_SIZE == addr)
-		page = alloc_pages_at(last_vma_alloc.pfn + 1, 0);
-	/* A short look around: this runs once a page, not once a block. */
-	if (!page)
-		page = alloc_pages_in_line(vma,
-					   pte_table_lookup(vma->vm_mm, addr),
-					   addr, 0, 16);
-	if (page) {
-		last_vma_alloc.mm = vma->vm_mm;
-		last_vma_alloc.addr = addr;
-		last_vma_alloc.pfn = page_to_pfn(page);
-	}
-	return page;
 }
 
 /* Are the PTEs of the block at ptep all none? PTL held. */
@@ -933,3 +685,4 @@ vm_fault_t handle_mm_fault(struct vm_area_struct *vma, unsigned long address,
 	pte_unmap_unlock(vmf.pte, vmf.ptl);
 	return 0;
 }
+

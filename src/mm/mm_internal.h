@@ -43,11 +43,23 @@ unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long hint,
 int vma_split_range(struct mm_struct *mm, unsigned long start,
 		    unsigned long end);
 
-/* ---- memory.c ---- */
+/* ---- anon_block.c ---- */
 
 /* log2 of the pages a user fault on private anonymous memory populates
  * at once (uhmm_config.anon_block_pages). Set at initialisation. */
 extern unsigned int anon_block_order;
+
+/* The order of the block a fault on private anonymous memory fills
+ * (0 for one page). The PTEs are read without the PTL. */
+unsigned int anon_fault_order(struct vm_fault *vmf);
+/* 2^order pages (split) for the block at start of vma, placed in line
+ * with the pages mapped around it where RAM allows; NULL if none.
+ * pmd: the block's PTE table, or NULL. Under mmap_lock. */
+struct page *alloc_pages_in_line(struct vm_area_struct *vma, pmd_t *pmd,
+				 unsigned long start, unsigned int order,
+				 unsigned long max_dist);
+
+/* ---- mmu_gather.c ---- */
 
 /*
  * Pages whose PTEs were cleared wait here until the range has been
@@ -66,6 +78,15 @@ void tlb_gather_mmu(struct mmu_gather *tlb, struct mm_struct *mm);
 void tlb_flush_mmu(struct mmu_gather *tlb);
 void tlb_finish_mmu(struct mmu_gather *tlb);
 
+/* The cleared PTE at addr joins the range to flush. */
+static inline void tlb_track_range(struct mmu_gather *tlb, unsigned long addr)
+{
+	tlb->start = min(tlb->start, addr);
+	tlb->end = max(tlb->end, addr + PAGE_SIZE);
+}
+
+/* ---- memory.c ---- */
+
 /* Clear the PTEs of [start, end) inside vma. Caller holds mmap_lock. */
 void zap_page_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		    unsigned long start, unsigned long end);
@@ -74,13 +95,15 @@ void zap_page_range(struct mmu_gather *tlb, struct vm_area_struct *vma,
 int copy_page_range(struct vm_area_struct *dst_vma,
 		    struct vm_area_struct *src_vma);
 
-/* Write-protect or restore PTEs after a protection change. */
-void change_protection(struct vm_area_struct *vma, unsigned long start,
-		       unsigned long end, unsigned long newflags);
-
 /* The struct page a present PTE maps, or NULL for special PTEs. */
 struct page *vm_normal_page(struct vm_area_struct *vma, unsigned long addr,
 			    pte_t pte);
+
+/* ---- mprotect.c ---- */
+
+/* Write-protect or restore PTEs after a protection change. */
+void change_protection(struct vm_area_struct *vma, unsigned long start,
+		       unsigned long end, unsigned long newflags);
 
 /* ---- mmap.c ---- */
 
