@@ -31,7 +31,7 @@
 /* An invariant broken: a bug in uhmm. Always fatal, always checked. */
 #define BUG_ON(cond) do {						\
 	if (unlikely(cond))						\
-		uhmm_bug(__FILE__, __LINE__, #cond);			\
+		report_bug(__FILE__, __LINE__, #cond);			\
 } while (0)
 
 /* Cheap precondition checks, compiled in unless NDEBUG. */
@@ -42,10 +42,10 @@
 #endif
 
 __attribute__((noreturn, cold))
-void uhmm_bug(const char *file, int line, const char *cond);
+void report_bug(const char *file, int line, const char *cond);
 
 /* First use of any entry point initialises uhmm with the defaults. */
-int uhmm_ensure_init(void);
+int ensure_initialized(void);
 
 /* Page flag helpers (atomic). */
 static inline bool test_page_flag(const struct page *page, int bit)

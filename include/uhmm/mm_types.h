@@ -11,7 +11,7 @@ struct address_space;
 struct dev_pagemap;
 struct file;
 struct mmu_notifier_subscriptions;
-struct uhmm_window;
+struct host_window;
 struct vm_operations_struct;
 
 /*
@@ -178,7 +178,7 @@ struct mm_struct {
 	/* The host pointer of address A is A + window_delta; window is
 	 * the slot (src/cpu/window.c). Constant from mm_alloc() until
 	 * __mmdrop(). */
-	struct uhmm_window *window;
+	struct host_window *window;
 	unsigned long window_delta;
 
 	/* Pages with a struct page mapped by present PTEs (the zero page

@@ -39,7 +39,7 @@ static bool pte_backing(pte_t pte, unsigned long addr, int *fd, off_t *off)
 		return true;
 	}
 	if (pfn_is_ram(pfn)) {
-		*fd = uhmm_ram.fd;
+		*fd = system_ram.fd;
 		*off = (off_t)pfn << PAGE_SHIFT;
 		return true;
 	}
@@ -307,7 +307,7 @@ int uhmm_install_fault_handler(void)
 		.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART,
 	};
 	struct sigaction cur;
-	int err = uhmm_ensure_init();
+	int err = ensure_initialized();
 
 	if (err)
 		return err;

@@ -120,7 +120,7 @@ int host_map(struct mm_struct *mm, unsigned long addr, size_t len, int prot,
  * mapping made there by anyone else cannot be told apart from ours and
  * would be lost, so that ends the process.
  */
-static void window_empty(struct uhmm_window *w)
+static void window_empty(struct host_window *w)
 {
 	int err;
 

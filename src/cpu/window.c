@@ -5,13 +5,13 @@
 
 #include "cpu/window.h"
 
-unsigned long uhmm_window_start;
-unsigned long uhmm_window_end;
+unsigned long user_va_start;
+unsigned long user_va_end;
 
 /* 2048 windows of the default 64 GiB fill a 47-bit address space. */
 #define MAX_WINDOWS	2048
 
-static struct uhmm_window windows[MAX_WINDOWS];
+static struct host_window windows[MAX_WINDOWS];
 static atomic_uint nr_windows;		/* slots with a base */
 static pthread_mutex_t window_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -45,8 +45,8 @@ int window_init(size_t size)
 		munmap((void *)start, size);
 		return err;
 	}
-	uhmm_window_start = start;
-	uhmm_window_end = start + size;
+	user_va_start = start;
+	user_va_end = start + size;
 	windows[0].base = start;
 	pthread_rwlock_init(&windows[0].host_lock, NULL);
 	atomic_store(&nr_windows, 1);
@@ -76,7 +76,7 @@ int window_bind(struct mm_struct *mm)
 		atomic_store(&nr_windows, n + 1);
 	}
 	mm->window = &windows[i];
-	mm->window_delta = windows[i].base - uhmm_window_start;
+	mm->window_delta = windows[i].base - user_va_start;
 	atomic_store(&windows[i].mm, mm);
 out:
 	pthread_mutex_unlock(&window_lock);
@@ -85,7 +85,7 @@ out:
 
 void window_unbind(struct mm_struct *mm)
 {
-	struct uhmm_window *w = mm->window;
+	struct host_window *w = mm->window;
 
 	if (!w)
 		return;
@@ -103,7 +103,7 @@ unsigned int window_nr_slots(void)
 	return atomic_load(&nr_windows);
 }
 
-struct uhmm_window *window_slot(unsigned int i)
+struct host_window *window_slot(unsigned int i)
 {
 	return &windows[i];
 }
@@ -114,7 +114,7 @@ struct mm_struct *window_get_mm(unsigned long haddr)
 	size_t size = window_size();
 
 	for (unsigned int i = 0; i < n; i++) {
-		struct uhmm_window *w = &windows[i];
+		struct host_window *w = &windows[i];
 		struct mm_struct *mm;
 
 		if (haddr - w->base >= size)

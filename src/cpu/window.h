@@ -2,7 +2,7 @@
 /*
  * Address windows: the host's view of each mm.
  *
- * Every mm's addresses lie in [uhmm_window_start, uhmm_window_end). An mm
+ * Every mm's addresses lie in [user_va_start, user_va_end). An mm
  * is bound to a window, a range of this process's address space of that
  * size, reserved PROT_NONE, where address A of the mm is the host pointer
  * A + mm->window_delta. The first window is the range itself (delta 0):
@@ -18,9 +18,7 @@
 #define UHMM_CPU_WINDOW_H
 
 #include "internal.h"
-
-extern unsigned long uhmm_window_start;
-extern unsigned long uhmm_window_end;
+#include "cpu/arch.h"
 
 /*
  * A window slot. base is set once, under window_lock, before nr_windows
@@ -30,7 +28,7 @@ extern unsigned long uhmm_window_end;
  * drain, so a handler that saw the mm has taken mm_users (or given up)
  * before the struct can go.
  */
-struct uhmm_window {
+struct host_window {
 	unsigned long base;
 	struct mm_struct *_Atomic mm;
 	atomic_int lookups;
@@ -46,21 +44,12 @@ struct uhmm_window {
 
 static inline size_t window_size(void)
 {
-	return uhmm_window_end - uhmm_window_start;
+	return user_va_end - user_va_start;
 }
 
 /* The slots that have a base, for src/cpu/host.c. */
 unsigned int window_nr_slots(void);
-struct uhmm_window *window_slot(unsigned int i);
-
-/* Reserve the first window, size bytes (2 MiB aligned). 0 or -errno. */
-int window_init(size_t size);
-
-/* Bind mm to a free window (sets mm->window_delta). 0 or -ENOMEM. */
-int window_bind(struct mm_struct *mm);
-/* Empty mm's window and free it. No SIGSEGV handler is inside it on
- * return. mm's page tables are empty. */
-void window_unbind(struct mm_struct *mm);
+struct host_window *window_slot(unsigned int i);
 
 /*
  * The mm whose window holds host address haddr, with an mm_users

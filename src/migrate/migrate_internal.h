@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What memremap.c, migrate.c (migrate_vma_*) and migrate_device.c
- * (migrate_device_*) share. Not installed.
+ * What migrate.c (migrate_vma_*) and migrate_device.c (migrate_device_*)
+ * share. Not installed. Migration entries and pagemaps are src/mm's
+ * (src/mm/mm_internal.h).
  *
  * The reverse map of device pages. uhmm has no rmap, but a device page
  * (private or coherent) is only ever mapped where a migration put it,
@@ -21,43 +22,6 @@
 #include <uhmm/migrate.h>
 
 #include "mm/mm_internal.h"
-
-/* ---- memremap.c ---- */
-
-/* The pagemap that holds all of [pfn, pfn + nr), or NULL. Stays valid
- * as long as its driver does not memunmap_pages() it. */
-struct dev_pagemap *dev_pagemap_of_range(unsigned long pfn, unsigned long nr);
-
-/* ---- migrate.c ---- */
-
-/* Wake the faults waiting for migration entries to go (after any
- * migration entry was replaced or restored). */
-void migration_entries_removed(void);
-
-/*
- * Replace the PTE at addr (PTL held) that maps page with a migration
- * entry, writable if the mapping was, young if it was; the mapping's
- * mapcount goes, and its reference and rss are the caller's to drop (or
- * to keep, as the migration's reference). Returns whether the old PTE
- * was present and young: only such a PTE may be mapped in the host
- * (src/cpu/tlb.c), and the caller flushes it before anyone copies the
- * page.
- */
-bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
-		       pte_t *ptep, struct page *page, bool write);
-
-/*
- * If *ptep (PTL held) is a migration entry for page, replace it with a
- * mapping of newpage (page itself to restore it): a device-private entry
- * for a device-private newpage, a present PTE otherwise, writable if the
- * migration entry was. The mapping gets a reference of its own, its
- * mapcount and rss. Returns false if the entry is something else
- * (zapped meanwhile). The caller holds the page locks of page and
- * newpage.
- */
-bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
-			  pte_t *ptep, struct page *page,
-			  struct page *newpage);
 
 /*
  * The page slot src/dst maps once the migration is over: the new page if

@@ -52,7 +52,7 @@ static long count_ptes(struct mm_struct *mm, int *counts, unsigned long nr)
 
 long mm_verify_mapcounts(struct mm_struct *const *mms, unsigned int nr_mms)
 {
-	unsigned long nr = uhmm_ram.nr_pages;
+	unsigned long nr = system_ram.nr_pages;
 	int *counts = calloc(nr, sizeof(*counts));
 	long bad = 0;
 

@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <pthread.h>
 
-#include "cpu/window.h"
+#include "cpu/arch.h"
 #include "mm/mm_internal.h"
 
 #define DEFAULT_RAM_SIZE	(1UL << 30)
@@ -20,7 +20,7 @@ static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
  * init_lock, read lock-free once set. */
 static int init_state;
 
-void uhmm_bug(const char *file, int line, const char *cond)
+void report_bug(const char *file, int line, const char *cond)
 {
 	fprintf(stderr, "uhmm: BUG at %s:%d: %s\n", file, line, cond);
 	abort();
@@ -120,7 +120,7 @@ static int init_locked(const struct uhmm_config *config)
 					 __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&init_lock);
-	/* Outside init_lock: it initialises through uhmm_ensure_init(). */
+	/* Outside init_lock: it initialises through ensure_initialized(). */
 	if (!err && !getenv("UHMM_NO_FAULT_HANDLER"))
 		uhmm_install_fault_handler();
 	return err;
@@ -131,7 +131,7 @@ int uhmm_init(const struct uhmm_config *config)
 	return init_locked(config);
 }
 
-int uhmm_ensure_init(void)
+int ensure_initialized(void)
 {
 	int state = __atomic_load_n(&init_state, __ATOMIC_ACQUIRE);
 

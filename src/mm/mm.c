@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The life of an address space: creation, mm_users, mm_count. */
-#include "cpu/window.h"
+#include "cpu/arch.h"
 #include "mm/mm_internal.h"
 
 /*
@@ -21,7 +21,7 @@ struct mm_struct *mm_alloc(void)
 	struct mm_struct *mm;
 	struct page *pgd;
 
-	if (uhmm_ensure_init())
+	if (ensure_initialized())
 		return NULL;
 	mm = calloc(1, sizeof(*mm));
 	if (!mm)
@@ -44,8 +44,8 @@ struct mm_struct *mm_alloc(void)
 
 	spin_lock_init(&mm->page_table_lock);
 	pthread_rwlock_init(&mm->pgtable_free_lock, NULL);
-	mm->mmap_base = uhmm_window_start;
-	mm->task_size = uhmm_window_end;
+	mm->mmap_base = user_va_start;
+	mm->task_size = user_va_end;
 	if (window_bind(mm)) {
 		pthread_rwlock_destroy(&mm->pgtable_free_lock);
 		pthread_rwlock_destroy(&mm->mmap_lock);

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* What the files of src/mm share among themselves. Not installed. */
+/*
+ * What the files of src/mm share among themselves, and with the layers
+ * above (src/hmm, src/migrate) and the host binding (src/cpu). Not
+ * installed.
+ */
 #ifndef UHMM_MM_INTERNAL_H
 #define UHMM_MM_INTERNAL_H
 
@@ -147,5 +151,73 @@ struct mm_struct *mmlist_next(struct mm_struct *prev);
 pte_t *rmap_pte_lock(struct mm_struct *mm, unsigned long addr,
 		     spinlock_t **ptlp);
 void rmap_pte_unlock(struct mm_struct *mm, pte_t *ptep, spinlock_t *ptl);
+
+/* ---- memremap.c ---- */
+
+/* The pagemap that holds all of [pfn, pfn + nr), or NULL. Stays valid
+ * as long as its driver does not memunmap_pages() it. */
+struct dev_pagemap *dev_pagemap_of_range(unsigned long pfn, unsigned long nr);
+
+/* ---- migrate.c: migration entries ---- */
+
+/* Wake the faults waiting for migration entries to go (after any
+ * migration entry was replaced or restored). */
+void migration_entries_removed(void);
+
+/*
+ * Replace the PTE at addr (PTL held) that maps page with a migration
+ * entry, writable if the mapping was, young if it was; the mapping's
+ * mapcount goes, and its reference and rss are the caller's to drop (or
+ * to keep, as the migration's reference). Returns whether the old PTE
+ * was present and young: only such a PTE may be mapped in the host
+ * (src/cpu/tlb.c), and the caller flushes it before anyone copies the
+ * page.
+ */
+bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
+		       pte_t *ptep, struct page *page, bool write);
+
+/*
+ * If *ptep (PTL held) is a migration entry for page, replace it with a
+ * mapping of newpage (page itself to restore it): a device-private entry
+ * for a device-private newpage, a present PTE otherwise, writable if the
+ * migration entry was. The mapping gets a reference of its own, its
+ * mapcount and rss. Returns false if the entry is something else
+ * (zapped meanwhile). The caller holds the page locks of page and
+ * newpage.
+ */
+bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
+			  pte_t *ptep, struct page *page,
+			  struct page *newpage);
+
+/*
+ * Map newpage at addr (PTL held): a device-private entry for a
+ * device-private page, a present PTE otherwise. The mapping gets its
+ * mapcount; its reference and rss are the caller's to give. A device
+ * page records where it is mapped for the reverse map (the caller holds
+ * its page lock).
+ */
+void set_newpage_pte(struct mm_struct *mm, unsigned long addr, pte_t *ptep,
+		     struct page *newpage, bool write, bool young);
+
+/* Is pte (PTL held) still page's migration entry? */
+static inline bool is_migration_pte_of(pte_t pte, const struct page *page)
+{
+	swp_entry_t entry = pte_to_swp_entry(pte);
+
+	return is_swap_pte(pte) && is_migration_entry(entry) &&
+	       swp_offset(entry) == page_to_pfn(page);
+}
+
+/* Replace page's migration entry at addr with a mapping of newpage, as
+ * writable and as young as the entry says. */
+static inline void map_final_page(struct mm_struct *mm, unsigned long addr,
+			   pte_t *ptep, struct page *newpage)
+{
+	swp_entry_t entry = pte_to_swp_entry(ptep_get(ptep));
+
+	set_newpage_pte(mm, addr, ptep, newpage,
+			is_writable_migration_entry(entry),
+			is_migration_entry_young(entry));
+}
 
 #endif /* UHMM_MM_INTERNAL_H */

@@ -86,14 +86,14 @@ static void __free_one_page(unsigned long pfn, unsigned int order)
 
 		if (!pfn_is_ram(bpfn))
 			break;
-		buddy = &uhmm_ram.mem_map[bpfn];
+		buddy = &system_ram.mem_map[bpfn];
 		if (!page_is_buddy(buddy, order))
 			break;
 		del_from_free_list(buddy, order);
 		pfn &= bpfn;
 		order++;
 	}
-	add_to_free_list(&uhmm_ram.mem_map[pfn], order);
+	add_to_free_list(&system_ram.mem_map[pfn], order);
 }
 
 static void free_pages_prepare(struct page *page, unsigned int order)
@@ -193,7 +193,7 @@ static unsigned int free_block_holding(unsigned long pfn, unsigned int order,
 
 	for (cur = order; cur <= MAX_PAGE_ORDER; cur++) {
 		*head = ALIGN_DOWN(pfn, 1UL << cur);
-		if (page_is_buddy(&uhmm_ram.mem_map[*head], cur))
+		if (page_is_buddy(&system_ram.mem_map[*head], cur))
 			break;
 	}
 	return cur;
@@ -231,21 +231,21 @@ struct page *alloc_pages_at(unsigned long pfn, unsigned int order)
 	spin_lock(&zone.lock);
 	cur = free_block_holding(pfn, order, &head);
 	if (cur <= MAX_PAGE_ORDER) {
-		del_from_free_list(&uhmm_ram.mem_map[head], cur);
+		del_from_free_list(&system_ram.mem_map[head], cur);
 		/* Give back the halves that do not hold pfn. */
 		while (cur > order) {
 			unsigned long half = 1UL << --cur;
 
 			if (pfn >= head + half) {
-				add_to_free_list(&uhmm_ram.mem_map[head], cur);
+				add_to_free_list(&system_ram.mem_map[head], cur);
 				head += half;
 			} else {
-				add_to_free_list(&uhmm_ram.mem_map[head + half],
+				add_to_free_list(&system_ram.mem_map[head + half],
 						 cur);
 			}
 		}
 		zone.free_pages -= nr;
-		page = &uhmm_ram.mem_map[pfn];
+		page = &system_ram.mem_map[pfn];
 	}
 	spin_unlock(&zone.lock);
 	return page ? prep_new_page(page, order) : NULL;
@@ -253,7 +253,7 @@ struct page *alloc_pages_at(unsigned long pfn, unsigned int order)
 
 struct page *alloc_pages(unsigned int order)
 {
-	if (order > MAX_PAGE_ORDER || uhmm_ensure_init())
+	if (order > MAX_PAGE_ORDER || ensure_initialized())
 		return NULL;
 	return __alloc_pages(order);
 }
@@ -307,12 +307,12 @@ int page_alloc_init(void)
 	env = getenv("UHMM_DEBUG");
 	page_poisoning = env && strstr(env, "poison");
 	if (page_poisoning)
-		memset(uhmm_ram.direct_map, PAGE_POISON,
-		       uhmm_ram.nr_pages << PAGE_SHIFT);
+		memset(system_ram.direct_map, PAGE_POISON,
+		       system_ram.nr_pages << PAGE_SHIFT);
 
 	/* RAM is a multiple of the largest block (uhmm_init checks). */
 	spin_lock(&zone.lock);
-	for (pfn = 0; pfn < uhmm_ram.nr_pages; pfn += block)
+	for (pfn = 0; pfn < system_ram.nr_pages; pfn += block)
 		__free_one_page(pfn, MAX_PAGE_ORDER);
 	spin_unlock(&zone.lock);
 
@@ -332,12 +332,12 @@ int uhmm_meminfo(struct uhmm_meminfo *mi)
 
 	if (!mi)
 		return -EINVAL;
-	err = uhmm_ensure_init();
+	err = ensure_initialized();
 	if (err)
 		return err;
 
 	memset(mi, 0, sizeof(*mi));
-	mi->total_pages = uhmm_ram.nr_pages;
+	mi->total_pages = system_ram.nr_pages;
 	spin_lock(&zone.lock);
 	mi->free_pages = zone.free_pages;
 	spin_unlock(&zone.lock);

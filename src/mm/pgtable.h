@@ -26,6 +26,7 @@
 #ifndef UHMM_MM_PGTABLE_H
 #define UHMM_MM_PGTABLE_H
 
+#include "cpu/arch.h"
 #include "mm/physmem.h"
 
 #define _PAGE_PRESENT	(1ULL << 0)
@@ -334,7 +335,7 @@ void free_pgtables(struct mm_struct *mm, unsigned long start,
 
 /*
  * Wait until the migration entry at ptep (orig) is gone. Called with
- * mmap_lock held for read and no PTL (src/migrate/migrate.c).
+ * mmap_lock held for read and no PTL (src/mm/migrate.c).
  */
 void migration_entry_wait(pte_t *ptep, pte_t orig);
 
@@ -361,10 +362,5 @@ void ptep_set_wrprotect(struct mm_struct *mm, unsigned long addr,
  * nothing to flush). Holds the PTL. */
 void ptep_set_access_flags(struct vm_area_struct *vma, unsigned long addr,
 			   pte_t *ptep, pte_t entry);
-
-/* Every CPU translation of [start, end) made before is gone on return
- * (the host-MMU binding hooks in here). */
-void flush_tlb_range(struct mm_struct *mm, unsigned long start,
-		     unsigned long end);
 
 #endif /* UHMM_MM_PGTABLE_H */

@@ -11,7 +11,7 @@
 
 #include "mm/physmem.h"
 
-struct uhmm_ram uhmm_ram = { .fd = -1 };
+struct system_ram system_ram = { .fd = -1 };
 
 /* A memfd of size bytes, sparse until touched, mapped shared once. */
 static int memfd_map(const char *name, size_t size, int *fdp, char **addrp)
@@ -55,10 +55,10 @@ int physmem_init(size_t ram_size)
 		physmem_backing_destroy(ram_size, fd, dm);
 		return err;
 	}
-	uhmm_ram.fd = fd;
-	uhmm_ram.direct_map = dm;
-	uhmm_ram.mem_map = mm;
-	uhmm_ram.nr_pages = ram_size >> PAGE_SHIFT;
+	system_ram.fd = fd;
+	system_ram.direct_map = dm;
+	system_ram.mem_map = mm;
+	system_ram.nr_pages = ram_size >> PAGE_SHIFT;
 	return 0;
 }
 
@@ -80,14 +80,14 @@ void physmem_backing_destroy(size_t size, int fd, char *addr)
 struct page *pfn_to_page(unsigned long pfn)
 {
 	if (likely(pfn_is_ram(pfn)))
-		return &uhmm_ram.mem_map[pfn];
+		return &system_ram.mem_map[pfn];
 	return device_pfn_to_page(pfn);
 }
 
 unsigned long page_to_pfn(const struct page *page)
 {
 	if (likely(page_is_ram(page)))
-		return (unsigned long)(page - uhmm_ram.mem_map);
+		return (unsigned long)(page - system_ram.mem_map);
 	return page->pgmap->pfn_first + (unsigned long)(page - page->pgmap->pages);
 }
 
@@ -95,8 +95,8 @@ unsigned long page_to_pfn(const struct page *page)
 void *page_address(const struct page *page)
 {
 	if (likely(page_is_ram(page)))
-		return uhmm_ram.direct_map +
-		       ((unsigned long)(page - uhmm_ram.mem_map) << PAGE_SHIFT);
+		return system_ram.direct_map +
+		       ((unsigned long)(page - system_ram.mem_map) << PAGE_SHIFT);
 	if (page->pgmap->type != MEMORY_DEVICE_COHERENT)
 		return NULL;
 	return page->pgmap->vaddr +
@@ -106,8 +106,8 @@ void *page_address(const struct page *page)
 struct page *virt_to_page(const void *addr)
 {
 	unsigned long off = (unsigned long)((const char *)addr -
-					    uhmm_ram.direct_map);
+					    system_ram.direct_map);
 
-	VM_BUG_ON(off >= uhmm_ram.nr_pages << PAGE_SHIFT);
-	return &uhmm_ram.mem_map[off >> PAGE_SHIFT];
+	VM_BUG_ON(off >= system_ram.nr_pages << PAGE_SHIFT);
+	return &system_ram.mem_map[off >> PAGE_SHIFT];
 }

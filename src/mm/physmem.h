@@ -2,41 +2,41 @@
 /*
  * System RAM: one memfd, pfn N at offset N * PAGE_SIZE, with a direct map
  * of the whole of it and a struct page for every pfn. Set up once by
- * uhmm_ensure_init(); constant afterwards.
+ * ensure_initialized(); constant afterwards.
  */
 #ifndef UHMM_MM_PHYSMEM_H
 #define UHMM_MM_PHYSMEM_H
 
 #include "internal.h"
 
-struct uhmm_ram {
+struct system_ram {
 	int fd;				/* the memfd */
 	char *direct_map;		/* page_address() of pfn 0 */
 	struct page *mem_map;		/* struct page of pfn 0 */
 	unsigned long nr_pages;
 };
 
-extern struct uhmm_ram uhmm_ram;
+extern struct system_ram system_ram;
 
 /* Create the memfd, its direct map and mem_map. 0 or -errno. */
 int physmem_init(size_t ram_size);
 
 static inline bool pfn_is_ram(unsigned long pfn)
 {
-	return pfn < uhmm_ram.nr_pages;
+	return pfn < system_ram.nr_pages;
 }
 
 static inline bool page_is_ram(const struct page *page)
 {
-	return page >= uhmm_ram.mem_map &&
-	       page < uhmm_ram.mem_map + uhmm_ram.nr_pages;
+	return page >= system_ram.mem_map &&
+	       page < system_ram.mem_map + system_ram.nr_pages;
 }
 
 /* Backing memory for device-coherent pagemaps. */
 int physmem_backing_create(size_t size, int *fdp, char **addrp);
 void physmem_backing_destroy(size_t size, int fd, char *addr);
 
-/* The struct page of a device pfn, or NULL (src/migrate/memremap.c). */
+/* The struct page of a device pfn, or NULL (src/mm/memremap.c). */
 struct page *device_pfn_to_page(unsigned long pfn);
 /* The last reference to a device page is gone. */
 void free_zone_device_page(struct page *page);

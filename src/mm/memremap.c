@@ -10,7 +10,7 @@
  */
 #include <uhmm/memremap.h>
 
-#include "migrate/migrate_internal.h"
+#include "mm/mm_internal.h"
 
 #define MAX_PAGEMAPS	64
 
@@ -46,7 +46,7 @@ static struct dev_pagemap *_Atomic sections[NR_SECTIONS];
 
 static unsigned long device_pfn_base(void)
 {
-	return ALIGN_UP(uhmm_ram.nr_pages, 1UL << SECTION_SHIFT);
+	return ALIGN_UP(system_ram.nr_pages, 1UL << SECTION_SHIFT);
 }
 
 /* Point the sections pgmap covers whole at it, or at NULL. */
@@ -74,12 +74,12 @@ int request_free_mem_region(unsigned long size, struct range *range)
 
 	if (!range || !size || !IS_ALIGNED(size, PMD_SIZE))
 		return -EINVAL;
-	err = uhmm_ensure_init();
+	err = ensure_initialized();
 	if (err)
 		return err;
 	pthread_rwlock_wrlock(&registry.lock);
 	if (!registry.next_free_pfn)
-		registry.next_free_pfn = ALIGN_UP(uhmm_ram.nr_pages,
+		registry.next_free_pfn = ALIGN_UP(system_ram.nr_pages,
 						  1UL << MAX_PAGE_ORDER);
 	pfn = registry.next_free_pfn;
 	registry.next_free_pfn += size >> PAGE_SHIFT;
@@ -98,7 +98,7 @@ static bool pagemap_overlaps(unsigned long first, unsigned long nr)
 		    m->pfn_first < first + nr)
 			return true;
 	}
-	return first < uhmm_ram.nr_pages;
+	return first < system_ram.nr_pages;
 }
 
 void *memremap_pages(struct dev_pagemap *pgmap)
@@ -126,7 +126,7 @@ void *memremap_pages(struct dev_pagemap *pgmap)
 	default:
 		return ERR_PTR(-EINVAL);
 	}
-	err = uhmm_ensure_init();
+	err = ensure_initialized();
 	if (err)
 		return ERR_PTR(err);
 
