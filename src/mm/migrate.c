@@ -44,53 +44,6 @@ void migration_entries_removed(void)
 	pthread_mutex_unlock(&migration_wq_lock);
 }
 
-bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
-		       pte_t *ptep, struct page *page, bool write)
-{
-	pte_t old = ptep_get_and_clear(mm, addr, ptep);
-	swp_entry_t entry = make_migration_entry(page_to_pfn(page), write);
-	bool young = pte_present(old) && pte_young(old);
-
-	if (young)
-		entry = make_migration_entry_young(entry);
-	set_pte_at(mm, addr, ptep, swp_entry_to_pte(entry));
-	atomic_fetch_sub(&page->_mapcount, 1);
-	return young;
-}
-
-/*
- * Map newpage at addr (PTL held): a device-private entry for a
- * device-private page, a present PTE otherwise. The mapping gets its
- * mapcount; its reference and rss are the caller's to give. A device
- * page records where it is mapped for the reverse map (the caller holds
- * its page lock).
- */
-void set_newpage_pte(struct mm_struct *mm, unsigned long addr,
-			    pte_t *ptep, struct page *newpage, bool write,
-			    bool young)
-{
-	unsigned long pfn = page_to_pfn(newpage);
-	pte_t pte;
-
-	if (is_device_private_page(newpage))
-		pte = swp_entry_to_pte(make_device_private_entry(pfn, write));
-	else
-		pte = pfn_pte(pfn, (young ? _PAGE_ACCESSED : 0) |
-			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
-	if (is_zone_device_page(newpage))
-		newpage->index = addr;
-	/* The first mapping of a page is a plain store, as the kernel's
-	 * folio_add_new_anon_rmap(): an anonymous or device page is mapped
-	 * only by the holder of its page lock (us), and a page with no
-	 * mapping has none to lose meanwhile. */
-	if (!page_mapcount(newpage))
-		atomic_store_explicit(&newpage->_mapcount, 1,
-				      memory_order_relaxed);
-	else
-		atomic_fetch_add(&newpage->_mapcount, 1);
-	set_pte_at(mm, addr, ptep, pte);
-}
-
 bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
 			  pte_t *ptep, struct page *page, struct page *newpage)
 {

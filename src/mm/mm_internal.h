@@ -173,8 +173,20 @@ void migration_entries_removed(void);
  * (src/cpu/tlb.c), and the caller flushes it before anyone copies the
  * page.
  */
-bool set_migration_pte(struct mm_struct *mm, unsigned long addr,
-		       pte_t *ptep, struct page *page, bool write);
+static inline bool set_migration_pte(struct mm_struct *mm,
+				     unsigned long addr, pte_t *ptep,
+				     struct page *page, bool write)
+{
+	pte_t old = ptep_get_and_clear(mm, addr, ptep);
+	swp_entry_t entry = make_migration_entry(page_to_pfn(page), write);
+	bool young = pte_present(old) && pte_young(old);
+
+	if (young)
+		entry = make_migration_entry_young(entry);
+	set_pte_at(mm, addr, ptep, swp_entry_to_pte(entry));
+	atomic_fetch_sub(&page->_mapcount, 1);
+	return young;
+}
 
 /*
  * If *ptep (PTL held) is a migration entry for page, replace it with a
@@ -196,8 +208,31 @@ bool remove_migration_pte(struct mm_struct *mm, unsigned long addr,
  * page records where it is mapped for the reverse map (the caller holds
  * its page lock).
  */
-void set_newpage_pte(struct mm_struct *mm, unsigned long addr, pte_t *ptep,
-		     struct page *newpage, bool write, bool young);
+static inline void set_newpage_pte(struct mm_struct *mm, unsigned long addr,
+				   pte_t *ptep, struct page *newpage,
+				   bool write, bool young)
+{
+	unsigned long pfn = page_to_pfn(newpage);
+	pte_t pte;
+
+	if (is_device_private_page(newpage))
+		pte = swp_entry_to_pte(make_device_private_entry(pfn, write));
+	else
+		pte = pfn_pte(pfn, (young ? _PAGE_ACCESSED : 0) |
+			      (write ? _PAGE_RW | _PAGE_DIRTY : 0));
+	if (is_zone_device_page(newpage))
+		newpage->index = addr;
+	/* The first mapping of a page is a plain store, as the kernel's
+	 * folio_add_new_anon_rmap(): an anonymous or device page is mapped
+	 * only by the holder of its page lock (us), and a page with no
+	 * mapping has none to lose meanwhile. */
+	if (!page_mapcount(newpage))
+		atomic_store_explicit(&newpage->_mapcount, 1,
+				      memory_order_relaxed);
+	else
+		atomic_fetch_add(&newpage->_mapcount, 1);
+	set_pte_at(mm, addr, ptep, pte);
+}
 
 /* Is pte (PTL held) still page's migration entry? */
 static inline bool is_migration_pte_of(pte_t pte, const struct page *page)
@@ -211,7 +246,7 @@ static inline bool is_migration_pte_of(pte_t pte, const struct page *page)
 /* Replace page's migration entry at addr with a mapping of newpage, as
  * writable and as young as the entry says. */
 static inline void map_final_page(struct mm_struct *mm, unsigned long addr,
-			   pte_t *ptep, struct page *newpage)
+				  pte_t *ptep, struct page *newpage)
 {
 	swp_entry_t entry = pte_to_swp_entry(ptep_get(ptep));
 
