@@ -308,7 +308,7 @@ static void test_random_against_model(void **state)
 
 	if (env)
 		seed = strtoull(env, NULL, 0);
-	print_message("seed %#llx (set UHMM_TEST_SEED to repeat)\n",
+	print_message("# seed %#llx (set UHMM_TEST_SEED to repeat)\n",
 		      (unsigned long long)seed);
 	rng_state = seed | 1;
 

@@ -1345,7 +1345,7 @@ static void test_race_read_retry(void **state)
 		churns += ch[i].iterations;
 	}
 
-	print_message("%ld invalidations, %ld reads, %ld retries, "
+	print_message("# %ld invalidations, %ld reads, %ld retries, "
 		      "%ld insert/remove cycles, hits %ld/%ld\n",
 		      atomic_load(&race_invalidations),
 		      atomic_load(&race_reads), atomic_load(&race_retries),
