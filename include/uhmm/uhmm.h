@@ -29,12 +29,14 @@
 /* ---- set-up ---- */
 
 struct uhmm_config {
-	/* Bytes of system RAM (a sparse memfd); 0: the default, 1 GiB.
-	 * The environment variable UHMM_RAM (e.g. "4G") overrides it. */
+	/* Bytes of system RAM (a sparse memfd), a multiple of 2 MiB up to
+	 * 1 TiB; 0: the default, 1 GiB. The environment variable UHMM_RAM
+	 * (e.g. "4G") overrides it. */
 	size_t ram_size;
-	/* Bytes of virtual address space uhmm_mmap hands out from; 0: the
-	 * default, 64 GiB. UHMM_VA overrides it. Every mm gets a window
-	 * of this size in the process's address space (uhmm_ptr()). */
+	/* Bytes of virtual address space uhmm_mmap hands out from, a
+	 * multiple of 2 MiB up to 32 TiB; 0: the default, 64 GiB. UHMM_VA
+	 * overrides it. Every mm gets a window of this size in the
+	 * process's address space (uhmm_ptr()). */
 	size_t va_size;
 	/* Pages a CPU first touch of private anonymous memory allocates
 	 * at once (an aligned block, as the kernel's multi-size THP): a
@@ -47,8 +49,10 @@ struct uhmm_config {
 /*
  * Set sizes before first use. Optional: every entry point initialises
  * with the defaults on first use. Returns 0, -EBUSY if uhmm is already
- * initialised, -EINVAL for a size that is not a multiple of 2 MiB or is
- * out of range, -ENOMEM if the memory cannot be had.
+ * initialised, -EINVAL for a setting (a field here or a UHMM_* variable)
+ * out of its range, -ENOMEM if the host refuses the memory. Either prints
+ * a line on stderr for each value or reservation refused, naming the
+ * setting (README.md, "Memory and settings", lists them).
  */
 int uhmm_init(const struct uhmm_config *config);
 
@@ -68,7 +72,8 @@ int uhmm_meminfo(struct uhmm_meminfo *mi);
 /* ---- the process side ---- */
 
 /* A new, empty address space, with one mm_users reference for the caller.
- * NULL with errno ENOMEM. */
+ * NULL with errno ENOMEM, or EINVAL where initialisation refused a
+ * setting (see uhmm_init()). */
 struct mm_struct *uhmm_mm_create(void);
 
 /*
@@ -79,7 +84,9 @@ struct mm_struct *uhmm_mm_create(void);
  * fd open for reading, and for writing if MAP_SHARED with PROT_WRITE.
  * Returns the address, or MAP_FAILED with errno: EINVAL (bad flags,
  * length 0, unaligned addr or off, a range outside the address space),
- * EBADF, EACCES, ENODEV (fd not a regular file), ENOMEM.
+ * EBADF, EACCES, ENODEV (fd not a regular file), ENOMEM (also for a len
+ * above the address space, UHMM_VA: said once on stderr, as it is a
+ * setting).
  */
 void *uhmm_mmap(struct mm_struct *mm, void *addr, size_t len, int prot,
 		int flags, int fd, off_t off);

@@ -23,6 +23,7 @@
 
 #include "cpu/window.h"
 #include "mm/mm_internal.h"
+#include "settings.h"
 
 static struct sigaction prev_segv;	/* set once, before ours is in */
 
@@ -101,7 +102,7 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 		   bool write)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	unsigned long block = PAGE_SIZE << anon_block_order;
+	unsigned long block = PAGE_SIZE << settings->anon_block_order;
 	unsigned long lo = max(ALIGN_DOWN(addr, block), vma->vm_start);
 	unsigned long hi = min(ALIGN_DOWN(addr, block) + block, vma->vm_end);
 	unsigned long start, end;

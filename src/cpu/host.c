@@ -12,6 +12,7 @@
 
 #include "cpu/window.h"
 #include "lib/tsan.h"
+#include "settings.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL	102
@@ -32,11 +33,10 @@ bool host_guard;
 
 static bool host_guard_works(void)
 {
-	const char *env = getenv("UHMM_HOST_GUARD");
 	void *p;
 	bool ok;
 
-	if (env && !strcmp(env, "0"))
+	if (!settings->host_guard)
 		return false;
 	p = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_SHARED, host_zero_fd, 0);
 	if (p == MAP_FAILED)

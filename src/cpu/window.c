@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include "cpu/window.h"
+#include "settings.h"
 
 unsigned long user_va_start;
 unsigned long user_va_end;
@@ -38,8 +39,11 @@ int window_init(size_t size)
 	unsigned long start = reserve(size);
 	int err;
 
-	if (!start)
-		return -errno;
+	if (!start) {
+		err = -errno;
+		report_host_refused(RESERVE_WINDOW, size, err);
+		return err;
+	}
 	err = host_init();
 	if (err) {
 		munmap((void *)start, size);
@@ -68,6 +72,10 @@ int window_bind(struct mm_struct *mm)
 						     : 0;
 
 		if (!base) {
+			/* Past MAX_WINDOWS the host refused nothing. */
+			if (i < MAX_WINDOWS)
+				report_host_refused(RESERVE_WINDOW,
+						    window_size(), -errno);
 			err = -ENOMEM;
 			goto out;
 		}

@@ -5,17 +5,17 @@
  * a PTE table's pages are one run of RAM (one host mapping).
  */
 #include "mm/mm_internal.h"
-
-unsigned int anon_block_order;
+#include "settings.h"
 
 /*
  * The order of the block a fault on private anonymous memory fills: the
- * largest up to anon_block_order whose aligned block around the address
- * lies in the VMA with every PTE none (the kernel's multi-size THP for
- * anonymous memory). Only for user faults, the CPU's own: a block pays
- * for the host trap they take (src/cpu/fault.c), which a device fault
- * or uhmm_access() does not, and those keep the kernel's one page. The
- * PTEs are read without the PTL; the caller checks them again under it.
+ * largest up to settings->anon_block_order whose aligned block around
+ * the address lies in the VMA with every PTE none (the kernel's
+ * multi-size THP for anonymous memory). Only for user faults, the CPU's
+ * own: a block pays for the host trap they take (src/cpu/fault.c), which
+ * a device fault or uhmm_access() does not, and those keep the kernel's
+ * one page. The PTEs are read without the PTL; the caller checks them
+ * again under it.
  */
 unsigned int anon_fault_order(struct vm_fault *vmf)
 {
@@ -24,7 +24,7 @@ unsigned int anon_fault_order(struct vm_fault *vmf)
 
 	if (!(vmf->flags & FAULT_FLAG_USER))
 		return 0;
-	for (order = anon_block_order; order; order--) {
+	for (order = settings->anon_block_order; order; order--) {
 		unsigned long size = PAGE_SIZE << order;
 		unsigned long start = ALIGN_DOWN(vmf->address, size);
 		pte_t *ptep = pte_offset(vmf->pmd, start);

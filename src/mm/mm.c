@@ -63,8 +63,15 @@ struct mm_struct *mm_alloc(void)
 
 struct mm_struct *uhmm_mm_create(void)
 {
-	struct mm_struct *mm = mm_alloc();
+	struct mm_struct *mm;
+	int err = ensure_initialized();
 
+	/* EINVAL: a setting was rejected (settings.c said which). */
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	mm = mm_alloc();
 	if (!mm)
 		errno = ENOMEM;
 	return mm;

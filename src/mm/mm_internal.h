@@ -49,10 +49,6 @@ int vma_split_range(struct mm_struct *mm, unsigned long start,
 
 /* ---- anon_block.c ---- */
 
-/* log2 of the pages a user fault on private anonymous memory populates
- * at once (uhmm_config.anon_block_pages). Set at initialisation. */
-extern unsigned int anon_block_order;
-
 /* The order of the block a fault on private anonymous memory fills
  * (0 for one page). The PTEs are read without the PTL. */
 unsigned int anon_fault_order(struct vm_fault *vmf);

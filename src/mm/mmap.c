@@ -4,6 +4,7 @@
 
 #include "mm/filemap.h"
 #include "mm/mm_internal.h"
+#include "settings.h"
 
 #define PROT_ALL	(PROT_READ | PROT_WRITE | PROT_EXEC)
 #define MAP_KNOWN	(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | \
@@ -73,6 +74,11 @@ static int mmap_check(struct mm_struct *mm, unsigned long addr, size_t *len,
 	if (*len > (size_t)-1 - PAGE_SIZE)
 		return -ENOMEM;
 	*len = PAGE_ALIGN(*len);
+	/* As Linux for a length above TASK_SIZE; the cap is a setting. */
+	if (*len > mm->task_size - mm->mmap_base) {
+		report_va_cap(*len);
+		return -ENOMEM;
+	}
 	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) &&
 	    (!IS_ALIGNED(addr, PAGE_SIZE) || addr < mm->mmap_base ||
 	     addr > mm->task_size || *len > mm->task_size - addr))

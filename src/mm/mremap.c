@@ -41,6 +41,7 @@
 #include <uhmm/migrate.h>
 
 #include "mm/mm_internal.h"
+#include "settings.h"
 
 #define MREMAP_KNOWN	(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)
 
@@ -555,6 +556,7 @@ void *uhmm_mremap(struct mm_struct *mm, void *old_address, size_t old_len,
 			goto einval;
 	} else if (new_len > mm->task_size - mm->mmap_base) {
 		/* Larger than the address space: nowhere to put it. */
+		report_va_cap(new_len);
 		errno = ENOMEM;
 		return MAP_FAILED;
 	}

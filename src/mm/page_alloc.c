@@ -6,6 +6,7 @@
  */
 #include "mm/filemap.h"
 #include "mm/physmem.h"
+#include "settings.h"
 
 static struct zone {
 	spinlock_t lock;
@@ -22,11 +23,9 @@ static struct page *the_zero_page;
 /*
  * Page poisoning (UHMM_DEBUG=poison, as the kernel's page_poison): a
  * freed page is filled with PAGE_POISON and checked when it is handed
- * out again, so a write to a page after it was freed is caught. Set once
- * at initialisation.
+ * out again, so a write to a page after it was freed is caught.
  */
 #define PAGE_POISON 0xaa
-static bool page_poisoning;
 
 static void poison_pages(struct page *page, unsigned int order)
 {
@@ -118,7 +117,7 @@ static void free_pages_prepare(struct page *page, unsigned int order)
 static void free_pages_ok(struct page *page, unsigned int order)
 {
 	free_pages_prepare(page, order);
-	if (page_poisoning)
+	if (settings->page_poison)
 		poison_pages(page, order);
 	spin_lock(&zone.lock);
 	__free_one_page(page_to_pfn(page), order);
@@ -130,7 +129,7 @@ static struct page *prep_new_page(struct page *page, unsigned int order)
 {
 	/* Nobody else knows the page yet: a plain store, as set_page_count(). */
 	atomic_store_explicit(&page->_refcount, 1, memory_order_relaxed);
-	if (page_poisoning)
+	if (settings->page_poison)
 		check_poison(page, order);
 	return page;
 }
@@ -298,15 +297,12 @@ void pgtable_page_accounted(long delta)
 int page_alloc_init(void)
 {
 	unsigned long pfn, block = 1UL << MAX_PAGE_ORDER;
-	const char *env;
 
 	spin_lock_init(&zone.lock);
 	for (unsigned int o = 0; o < NR_PAGE_ORDERS; o++)
 		CDS_INIT_LIST_HEAD(&zone.free_area[o]);
 
-	env = getenv("UHMM_DEBUG");
-	page_poisoning = env && strstr(env, "poison");
-	if (page_poisoning)
+	if (settings->page_poison)
 		memset(system_ram.direct_map, PAGE_POISON,
 		       system_ram.nr_pages << PAGE_SHIFT);
 

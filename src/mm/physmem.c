@@ -10,6 +10,7 @@
 #include <uhmm/memremap.h>
 
 #include "mm/physmem.h"
+#include "settings.h"
 
 struct system_ram system_ram = { .fd = -1 };
 
@@ -45,14 +46,17 @@ int physmem_init(size_t ram_size)
 	int fd, err;
 
 	err = memfd_map("uhmm-ram", ram_size, &fd, &dm);
-	if (err)
+	if (err) {
+		report_host_refused(RESERVE_RAM, ram_size, err);
 		return err;
+	}
 	/* Sparse until touched, like the memfd: calloc would fault it all. */
 	mm = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mm == MAP_FAILED) {
 		err = -errno;
 		physmem_backing_destroy(ram_size, fd, dm);
+		report_host_refused(RESERVE_MEM_MAP, map_bytes, err);
 		return err;
 	}
 	system_ram.fd = fd;
