@@ -7,7 +7,9 @@
  * on a touch, threads race munmap, mprotect, madvise and migrations
  * without losing a write, and the host's mapping count stays bounded.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 
 #include "test_util.h"
@@ -666,12 +668,215 @@ static void test_host_mapping_limit(void **state)
 	uhmm_mm_exit(mm);
 }
 
+/* ---- protection changes, against the host's own mmap ---- */
+
+/*
+ * One address space to compare: the host's (mmap and friends of libc)
+ * or uhmm's (mm), so each sequence runs the same on both.
+ */
+struct as {
+	struct mm_struct *mm;	/* NULL: the host */
+};
+
+static char *as_map(struct as *as, size_t len, int prot)
+{
+	void *p = as->mm ? uhmm_mmap(as->mm, NULL, len, prot,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+			 : mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+
+	assert_ptr_not_equal(p, MAP_FAILED);
+	return p;
+}
+
+/* 0, or -1 with errno. */
+static int as_mprotect(struct as *as, void *p, size_t len, int prot)
+{
+	return as->mm ? uhmm_mprotect(as->mm, p, len, prot)
+		      : mprotect(p, len, prot);
+}
+
+static int as_munmap(struct as *as, void *p, size_t len)
+{
+	return as->mm ? uhmm_munmap(as->mm, p, len) : munmap(p, len);
+}
+
+static void *as_mremap(struct as *as, void *p, size_t old_len,
+		       size_t new_len, int flags)
+{
+	return as->mm ? uhmm_mremap(as->mm, p, old_len, new_len, flags)
+		      : mremap(p, old_len, new_len, flags);
+}
+
+/* What touching page i of p does now: a bit each for a load and a store
+ * that raised a signal. The store writes the byte it read, so the
+ * contents stay. */
+static int page_access(char *p, unsigned long i)
+{
+	char *q = p + i * PAGE_SIZE;
+	int loaded = touch(q, 0, 0);
+	char val = loaded ? 0 : __atomic_load_n(q, __ATOMIC_RELAXED);
+
+	return (loaded ? 1 : 0) | (touch(q, 1, val) ? 2 : 0);
+}
+
+static const int test_prots[] = {
+	PROT_NONE, PROT_READ, PROT_WRITE, PROT_READ | PROT_WRITE,
+	PROT_READ | PROT_EXEC,
+};
+
+/*
+ * Every change of protection leaves exactly the access the host's own
+ * mprotect leaves, after a load (the zero page is mapped read-only, even
+ * in a PROT_WRITE mapping) or a store came first: a lost access is lost
+ * even where no PTE changed.
+ */
+static void test_protection_change_as_host(void **state)
+{
+	struct as host = { NULL }, uhmm = { uhmm_mm_create() };
+	struct as *both[] = { &host, &uhmm };
+
+	install_catch_handler();
+	for (unsigned int f = 0; f < ARRAY_SIZE(test_prots); f++)
+	for (unsigned int t = 0; t < ARRAY_SIZE(test_prots); t++)
+	for (int store_first = 0; store_first < 2; store_first++) {
+		int access[2], val[2];
+
+		for (int k = 0; k < 2; k++) {
+			char *p = as_map(both[k], PAGE_SIZE, test_prots[f]);
+
+			if (store_first)
+				touch(p, 1, 'a');
+			else
+				touch(p, 0, 0);
+			assert_int_equal(as_mprotect(both[k], p, PAGE_SIZE,
+						     test_prots[t]), 0);
+			access[k] = page_access(p, 0);
+			assert_int_equal(as_mprotect(both[k], p, PAGE_SIZE,
+					 PROT_READ | PROT_WRITE), 0);
+			val[k] = p[0];
+			assert_int_equal(as_munmap(both[k], p, PAGE_SIZE), 0);
+		}
+		if (access[0] != access[1] || val[0] != val[1])
+			fail_msg("prot %#x -> %#x after a %s: host access %d "
+				 "byte %d, uhmm access %d byte %d",
+				 test_prots[f], test_prots[t],
+				 store_first ? "store" : "load", access[0],
+				 val[0], access[1], val[1]);
+	}
+	uhmm_mm_exit(uhmm.mm);
+}
+
+/* Four written pages with page 2 unmapped: [0 1] hole [3]. */
+static char *map_with_hole(struct as *as)
+{
+	char *p = as_map(as, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE);
+
+	for (int i = 0; i < 4; i++)
+		p[i * PAGE_SIZE] = (char)('a' + i);
+	assert_int_equal(as_munmap(as, p + 2 * PAGE_SIZE, PAGE_SIZE), 0);
+	return p;
+}
+
+/*
+ * mprotect over a hole fails with ENOMEM after changing the VMAs before
+ * it, as Linux does; from inside the hole it changes nothing.
+ */
+static void test_mprotect_hole_as_host(void **state)
+{
+	struct as host = { NULL }, uhmm = { uhmm_mm_create() };
+	struct as *both[] = { &host, &uhmm };
+	int access[2][4], err[2][2];
+
+	install_catch_handler();
+	for (int k = 0; k < 2; k++) {
+		char *p = map_with_hole(both[k]);
+
+		errno = 0;
+		assert_int_equal(as_mprotect(both[k], p, 4 * PAGE_SIZE,
+					     PROT_READ), -1);
+		err[k][0] = errno;
+		errno = 0;
+		assert_int_equal(as_mprotect(both[k], p + 2 * PAGE_SIZE,
+					     2 * PAGE_SIZE, PROT_NONE), -1);
+		err[k][1] = errno;
+		for (int i = 0; i < 4; i++)
+			access[k][i] = i == 2 ? 0 : page_access(p, i);
+		assert_int_equal(p[0], 'a');
+		assert_int_equal(p[3 * PAGE_SIZE], 'd');
+		as_munmap(both[k], p, 4 * PAGE_SIZE);
+	}
+	assert_int_equal(err[0][0], ENOMEM);
+	assert_int_equal(err[1][0], ENOMEM);
+	assert_int_equal(err[0][1], ENOMEM);
+	assert_int_equal(err[1][1], ENOMEM);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(access[1][i], access[0][i]);
+	assert_int_equal(access[1][0], 2);	/* read-only now */
+	assert_int_equal(access[1][3], 0);	/* untouched */
+	uhmm_mm_exit(uhmm.mm);
+}
+
+/*
+ * mremap shrinks in place whatever VMAs and holes the old range spans,
+ * as Linux: only the old address must be mapped. Growing such a range,
+ * or anything from an unmapped address, is EFAULT on both.
+ */
+static void test_mremap_shrink_as_host(void **state)
+{
+	struct as host = { NULL }, uhmm = { uhmm_mm_create() };
+	struct as *both[] = { &host, &uhmm };
+
+	install_catch_handler();
+	for (int k = 0; k < 2; k++) {
+		struct as *as = both[k];
+		char *p;
+
+		/* Three VMAs: page 1 read-only. */
+		p = as_map(as, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE);
+		p[0] = 'x';
+		assert_int_equal(as_mprotect(as, p + PAGE_SIZE, PAGE_SIZE,
+					     PROT_READ), 0);
+		errno = 0;
+		assert_ptr_equal(as_mremap(as, p, 2 * PAGE_SIZE,
+					   3 * PAGE_SIZE, MREMAP_MAYMOVE),
+				 MAP_FAILED);
+		assert_int_equal(errno, EFAULT);
+		assert_ptr_equal(as_mremap(as, p, 4 * PAGE_SIZE, 4 * PAGE_SIZE,
+					   0), p);
+		assert_ptr_equal(as_mremap(as, p, 4 * PAGE_SIZE, PAGE_SIZE, 0),
+				 p);
+		assert_int_equal(p[0], 'x');
+		for (int i = 1; i < 4; i++)
+			assert_int_equal(page_access(p, i), 3);
+		assert_int_equal(as_munmap(as, p, PAGE_SIZE), 0);
+
+		/* Over a hole. */
+		p = map_with_hole(as);
+		errno = 0;
+		assert_ptr_equal(as_mremap(as, p + 2 * PAGE_SIZE,
+					   2 * PAGE_SIZE, PAGE_SIZE, 0),
+				 MAP_FAILED);
+		assert_int_equal(errno, EFAULT);
+		assert_ptr_equal(as_mremap(as, p, 4 * PAGE_SIZE, PAGE_SIZE, 0),
+				 p);
+		assert_int_equal(p[0], 'a');
+		assert_int_equal(page_access(p, 1), 3);
+		assert_int_equal(page_access(p, 3), 3);
+		assert_int_equal(as_munmap(as, p, PAGE_SIZE), 0);
+	}
+	uhmm_mm_exit(uhmm.mm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_address_is_pointer),
 		cmocka_unit_test(test_first_touch_blocks),
 		cmocka_unit_test(test_faults_as_kernel),
+		cmocka_unit_test(test_protection_change_as_host),
+		cmocka_unit_test(test_mprotect_hole_as_host),
+		cmocka_unit_test(test_mremap_shrink_as_host),
 		cmocka_unit_test(test_file_shared),
 		cmocka_unit_test(test_fork_cow),
 		cmocka_unit_test(test_device_pages),

@@ -128,8 +128,10 @@ int uhmm_munmap(struct mm_struct *mm, void *addr, size_t len);
  * DONTUNMAP without MAYMOVE, DONTUNMAP with a size change, a FIXED
  * range outside the address space or overlapping the old one,
  * DONTUNMAP of a driver's VM_DONTEXPAND or VM_PFNMAP mapping), EFAULT
- * (old_addr is not mapped, the old range runs past its VMA, or it would
- * grow a VM_DONTEXPAND or VM_PFNMAP mapping), ENOMEM
+ * (old_addr is not mapped, the old range of a move or growth runs past
+ * its VMA, or it would grow a VM_DONTEXPAND or VM_PFNMAP mapping; a
+ * shrink in place, as in Linux, needs only old_addr mapped and unmaps
+ * the tail whatever VMAs and holes it spans), ENOMEM
  * (cannot grow in place without MAYMOVE, no free range to move to, out
  * of memory), EAGAIN (a shared device page its owner would not
  * migrate). Unlike Linux, old_len 0 (a second mapping of shared
@@ -138,9 +140,16 @@ int uhmm_munmap(struct mm_struct *mm, void *addr, size_t len);
 void *uhmm_mremap(struct mm_struct *mm, void *old_addr, size_t old_len,
 		  size_t new_len, int flags, ... /* void *new_addr */);
 
-/* mprotect(2): 0, or -1 with EINVAL (bad prot, unaligned), ENOMEM (part
+/*
+ * mprotect(2): 0, or -1 with EINVAL (bad prot, unaligned), ENOMEM (part
  * of the range is not mapped), EACCES (PROT_WRITE on a shared mapping of
- * a file not open for writing). */
+ * a file not open for writing). As Linux, a failure part-way leaves the
+ * VMAs before the point of failure changed: with ENOMEM for a hole, the
+ * mapped range from addr up to the hole has the new protection (nothing
+ * changes if addr itself is in a hole), and with EACCES the VMAs before
+ * the one that refuses. Running out of memory to split a VMA changes
+ * nothing.
+ */
 int uhmm_mprotect(struct mm_struct *mm, void *addr, size_t len, int prot);
 
 /* madvise(2) with MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,

@@ -46,28 +46,48 @@ void change_protection(struct vm_area_struct *vma, unsigned long start,
 	unsigned long lost = vma->vm_flags & ~newflags & VM_ACCESS_FLAGS;
 
 	/* Only a loss of write permission touches PTEs: a gained one is
-	 * taken at the next write fault, which also breaks COW. A lost
-	 * read or exec permission lives in the VMA, which every fault
-	 * checks; the CPU's translations must go all the same. */
+	 * taken at the next write fault, which also breaks COW. Every lost
+	 * permission lives in the VMA, which every fault checks, and the
+	 * CPU's translations must go all the same, whether or not a PTE
+	 * changed: a read-only host mapping of a PROT_WRITE VMA's page (the
+	 * zero page, a COW page) still reads, as a PTE made read-only does,
+	 * and PROT_NONE must stop it. */
 	if (!(newflags & VM_WRITE))
 		walk_pte_range(vma->vm_mm, start, end, wrprotect_pte, &w);
-	if (w.changed || (lost & ~VM_WRITE))
+	if (w.changed || lost)
 		flush_tlb_range(vma->vm_mm, start, end);
 }
 
-/* Is [start, end) covered by VMAs without a hole? */
-static bool range_fully_mapped(struct mm_struct *mm, unsigned long start,
-			       unsigned long end)
+/*
+ * How far mprotect goes from start, as Linux's do_mprotect_pkey() walks
+ * the VMAs: to end, or to the first hole (*err = -ENOMEM) or the first
+ * VMA whose VM_MAY* bits refuse access (*err = -EACCES). The VMAs before
+ * that point are changed all the same, as Linux changes them.
+ */
+static unsigned long mprotect_reach(struct mm_struct *mm, unsigned long start,
+				    unsigned long end, unsigned long access,
+				    int *err)
 {
 	unsigned long addr = start;
+	unsigned int i = vma_index(mm, start);
 
-	for (unsigned int i = vma_index(mm, start);
-	     i < mm->map_count && addr < end; i++) {
-		if (mm->vmas[i]->vm_start > addr)
-			return false;
-		addr = mm->vmas[i]->vm_end;
+	*err = 0;
+	for (; addr < end; i++) {
+		struct vm_area_struct *vma;
+
+		if (i == mm->map_count || mm->vmas[i]->vm_start > addr) {
+			*err = -ENOMEM;
+			break;
+		}
+		vma = mm->vmas[i];
+		/* VM_MAY* are VM_* << 4. */
+		if (access & ~(vma->vm_flags >> 4) & VM_ACCESS_FLAGS) {
+			*err = -EACCES;
+			break;
+		}
+		addr = vma->vm_end;
 	}
-	return addr >= end;
+	return min(addr, end);
 }
 
 static int do_mprotect(struct mm_struct *mm, unsigned long start,
@@ -80,14 +100,11 @@ static int do_mprotect(struct mm_struct *mm, unsigned long start,
 	unsigned int i;
 	int err;
 
-	if (!range_fully_mapped(mm, start, end))
-		return -ENOMEM;
-	/* Check every VMA before changing any. VM_MAY* are VM_* << 4. */
-	for (i = vma_index(mm, start);
-	     i < mm->map_count && mm->vmas[i]->vm_start < end; i++) {
-		if (access & ~(mm->vmas[i]->vm_flags >> 4) & VM_ACCESS_FLAGS)
-			return -EACCES;
-	}
+	int stop_err;
+
+	end = mprotect_reach(mm, start, end, access, &stop_err);
+	if (end == start)
+		return stop_err;
 	err = vma_split_range(mm, start, end);
 	if (err)
 		return err;
@@ -110,7 +127,7 @@ static int do_mprotect(struct mm_struct *mm, unsigned long start,
 	for (i = vma_index(mm, end - 1) + 1; i-- > vma_index(mm, start);)
 		if (i < mm->map_count)
 			vma_merge_neighbours(mm, mm->vmas[i]);
-	return 0;
+	return stop_err;
 }
 
 int uhmm_mprotect(struct mm_struct *mm, void *addr, size_t len, int prot)

@@ -449,8 +449,18 @@ static long do_mremap(struct mm_struct *mm, unsigned long addr,
 	int err;
 
 	vma = vma_lookup(mm, addr);
-	/* The old range must lie in one VMA. */
-	if (!vma || old_len > vma->vm_end - addr)
+	if (!vma)
+		return -EFAULT;
+	/* A shrink in place needs only addr mapped, as in Linux: the tail
+	 * is unmapped whatever VMAs and holes it spans. */
+	if (!fixed && !dontunmap && new_len <= old_len) {
+		err = new_len < old_len ?
+		      do_munmap(mm, addr + new_len, addr + old_len) : 0;
+		return err ? err : (long)addr;
+	}
+	/* Anything else moves or grows the old range: it must lie in one
+	 * VMA. */
+	if (old_len > vma->vm_end - addr)
 		return -EFAULT;
 	/* A driver's mapping that must not grow, or holds raw pfns. */
 	if ((vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP)) && dontunmap)
@@ -464,12 +474,6 @@ static long do_mremap(struct mm_struct *mm, unsigned long addr,
 		return err;
 
 	if (!fixed && !dontunmap) {
-		if (new_len <= old_len) {
-			if (new_len < old_len)
-				err = do_munmap(mm, addr + new_len,
-						addr + old_len);
-			return err ? err : (long)addr;
-		}
 		if (addr + old_len == vma->vm_end &&
 		    vma_expandable(mm, vma, addr + new_len)) {
 			vma->vm_end = addr + new_len;
