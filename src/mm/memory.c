@@ -615,28 +615,31 @@ static vm_fault_t do_swap_page(struct vm_fault *vmf)
 	if (!is_device_private_entry(entry))
 		return VM_FAULT_SIGBUS;
 
-	/* Hold the page so that it cannot be freed under the driver. */
 	vmf->pte = pte_offset_map_lock(vmf->pmd, vmf->address, &vmf->ptl);
 	if (!pte_same(ptep_get(vmf->pte), vmf->orig_pte)) {
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
 		return 0;
 	}
 	page = pfn_swap_entry_to_page(entry);
-	get_page(page);
-	pte_unmap_unlock(vmf->pte, vmf->ptl);
-	/* The driver gets the page locked (migrate_vma_setup() leaves
-	 * fault_page to us); recheck the entry once we have it. */
-	lock_page(page);
-	vmf->pte = pte_offset_map_lock(vmf->pmd, vmf->address, &vmf->ptl);
-	if (!pte_same(ptep_get(vmf->pte), vmf->orig_pte)) {
-		pte_unmap_unlock(vmf->pte, vmf->ptl);
-		ret = 0;
-		goto out;
+	/*
+	 * The page lock before the reference, under the PTL, as the
+	 * kernel: a fault that waited for the lock holding a reference
+	 * would look like a pin to the holder's migrate_vma_setup(), which
+	 * would leave the page on the device; with enough faults on the
+	 * page, every holder would. A fault that finds the page locked
+	 * sleeps until it is not, holding nothing, and is retried.
+	 */
+	if (!trylock_page(page)) {
+		wait_on_page_locked_ptl(page, vmf->ptl);
+		return 0;
 	}
+	/* The PTE's reference keeps the page until here; ours keeps it
+	 * under the driver. The driver gets it locked (migrate_vma_setup()
+	 * leaves fault_page to us) and allows our reference. */
+	get_page(page);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	vmf->page = page;
 	ret = page->pgmap->ops->migrate_to_ram(vmf);
-out:
 	unlock_page(page);
 	put_page(page);
 	return ret;

@@ -148,6 +148,13 @@ pte_t *rmap_pte_lock(struct mm_struct *mm, unsigned long addr,
 		     spinlock_t **ptlp);
 void rmap_pte_unlock(struct mm_struct *mm, pte_t *ptep, spinlock_t *ptl);
 
+/* ---- page_lock.c ---- */
+
+/* A fault that found page locked behind the PTE whose lock ptl it holds:
+ * sleep until the page is unlocked, holding neither its lock nor a
+ * reference, and drop ptl. The caller then retries the fault. */
+void wait_on_page_locked_ptl(struct page *page, spinlock_t *ptl);
+
 /* ---- memremap.c ---- */
 
 /* The pagemap that holds all of [pfn, pfn + nr), or NULL. Stays valid

@@ -5,7 +5,7 @@
  * table, so struct page needs no room for them, and set PG_waiters, so
  * that an unlock nobody waits for is one atomic operation.
  */
-#include "internal.h"
+#include "mm/mm_internal.h"
 
 #define PAGE_WAIT_TABLE_BITS	6
 #define PAGE_WAIT_TABLE_SIZE	(1U << PAGE_WAIT_TABLE_BITS)
@@ -73,5 +73,45 @@ void unlock_page(struct page *page)
 	pthread_mutex_lock(&q->lock);
 	clear_page_flag(page, PG_waiters);
 	pthread_cond_broadcast(&q->wait);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/*
+ * Sleep until page is unlocked, without taking its lock or a reference:
+ * for a fault that found page, locked by someone else, behind the PTE
+ * whose lock ptl the caller holds (and has checked the PTE under it).
+ * Drops ptl; the caller then retries the fault, which finds the page
+ * where the lock holder left it (system RAM, or still on its device).
+ *
+ * Waiting with a reference would make the page look pinned to the
+ * holder's migration (migrate_vma_setup() allows only the fault's own
+ * reference), which would leave it where it is, and with enough such
+ * waiters the next holder would find the same, for ever.
+ *
+ * Without a reference the page may be freed, and a device page's
+ * pagemap memunmap'd (struct page and all), as soon as ptl is dropped.
+ * So the page is touched only under ptl: the PTE maps it there, and its
+ * reference keeps the page in use (refcount above 0), so memunmap_pages()
+ * waits (pages_in_use) and the struct stays. PG_waiters is set and
+ * PG_locked tested under q->lock, as lock_page() does, and ptl is
+ * dropped only then: an unlock after the test sees PG_waiters and takes
+ * q->lock, which pthread_cond_wait() gives up only once we sleep. After
+ * the wake-up (for this page, another one of the queue, or none) the
+ * page is not looked at again: the caller's retry looks at the PTE.
+ */
+void wait_on_page_locked_ptl(struct page *page, spinlock_t *ptl)
+{
+	struct page_wait_queue *q = page_waitqueue(page);
+
+	pthread_mutex_lock(&q->lock);
+	set_page_flag(page, PG_waiters);
+	if (!PageLocked(page)) {
+		/* Unlocked meanwhile; the flag costs one wake-up at most. */
+		pthread_mutex_unlock(&q->lock);
+		spin_unlock(ptl);
+		return;
+	}
+	spin_unlock(ptl);
+	pthread_cond_wait(&q->wait, &q->lock);
 	pthread_mutex_unlock(&q->lock);
 }
