@@ -2,7 +2,9 @@
 /*
  * dmirror devices and their memory: chunks of device memory registered
  * with memremap_pages(), a free list of device pages, the page_free and
- * migrate_to_ram callbacks, and eviction of every chunk (RELEASE).
+ * migrate_to_ram callbacks, the copy of device pages back to system RAM
+ * (migrate_to_ram, MIGRATE_TO_SYS), and eviction of every chunk
+ * (RELEASE).
  *
  * Private memory is not addressable by the CPU: its contents live in a
  * host buffer per chunk that only the "device" (this driver) reads and
@@ -200,11 +202,6 @@ static void dmirror_devmem_free(struct page *page)
 	pthread_mutex_unlock(&mdevice->lock);
 }
 
-static const struct dev_pagemap_ops dmirror_devmem_ops = {
-	.page_free = dmirror_devmem_free,
-	.migrate_to_ram = dmirror_devmem_fault,
-};
-
 /*
  * Forget the pages i of [start, start + npages pages) with erase[i] in
  * every mirror of this device on mm: the device is migrating them, and
@@ -229,6 +226,88 @@ void dmirror_device_erase(struct dmirror_device *mdevice,
 	}
 	pthread_mutex_unlock(&mdevice->mirrors_lock);
 }
+
+/*
+ * Device pages back to system RAM, for migrate_to_ram() and
+ * MIGRATE_TO_SYS. Returns the number of pages that could not get a
+ * system page.
+ */
+unsigned long
+dmirror_devmem_fault_alloc_and_copy(struct migrate_vma *args,
+				    struct dmirror_device *mdevice)
+{
+	bool moving[DMIRROR_BATCH_PAGES];
+	unsigned long failed = 0;
+
+	/* The device forgets the pages before their copies are taken, so
+	 * that it cannot write one after its copy. */
+	for (unsigned long i = 0; i < args->npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+
+		args->dst[i] = 0;
+		moving[i] = spage && (args->src[i] & MIGRATE_PFN_MIGRATE) &&
+			    is_zone_device_page(spage);
+	}
+	dmirror_device_erase(mdevice, args->vma->vm_mm, args->start,
+			     args->npages, moving);
+	for (unsigned long i = 0; i < args->npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		if (!moving[i])
+			continue;
+		dpage = alloc_page_vma(args->vma,
+				       args->start + i * PAGE_SIZE);
+		if (!dpage) {
+			failed++;
+			continue;
+		}
+		lock_page(dpage);
+		memcpy(page_address(dpage), dmirror_page_data(spage),
+		       PAGE_SIZE);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       (args->src[i] & MIGRATE_PFN_WRITE);
+	}
+	return failed;
+}
+
+/* migrate_vma's flags for the pages of this device. */
+unsigned long dmirror_select_device(struct dmirror_device *mdevice)
+{
+	return mdevice->zone_device_type == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE ?
+		MIGRATE_VMA_SELECT_DEVICE_PRIVATE :
+		MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+}
+
+/* migrate_to_ram(): a CPU access to one of our private pages. */
+static vm_fault_t dmirror_devmem_fault(struct vm_fault *vmf)
+{
+	struct dmirror_device *mdevice = dmirror_page_to_device(vmf->page);
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = vmf->address,
+		.end = vmf->address + PAGE_SIZE,
+		.src = &src,
+		.dst = &dst,
+		.pgmap_owner = mdevice,
+		.flags = dmirror_select_device(mdevice),
+		.fault_page = vmf->page,
+	};
+	unsigned long failed;
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	failed = dmirror_devmem_fault_alloc_and_copy(&args, mdevice);
+	migrate_vma_pages(&args);
+	migrate_vma_finalize(&args);
+	return failed ? VM_FAULT_OOM : 0;
+}
+
+static const struct dev_pagemap_ops dmirror_devmem_ops = {
+	.page_free = dmirror_devmem_free,
+	.migrate_to_ram = dmirror_devmem_fault,
+};
 
 /*
  * Move every page of chunk that is in use back to system RAM, wherever it

@@ -103,6 +103,12 @@ struct dmirror {
 	struct cds_list_head list;	/* mdevice->mirrors_lock */
 };
 
+/*
+ * Who calls whom: cmd.c runs every command and calls the three below;
+ * migrate.c calls mirror.c; mirror.c and migrate.c call device.c;
+ * device.c calls none of them.
+ */
+
 /* device.c */
 struct dmirror_device *dmirror_device_get(int id);
 struct page *dmirror_devmem_alloc_page(struct dmirror *dmirror);
@@ -111,23 +117,27 @@ struct dmirror_device *dmirror_page_to_device(struct page *page);
 void dmirror_device_erase(struct dmirror_device *mdevice,
 			  struct mm_struct *mm, unsigned long start,
 			  unsigned long npages, const bool *erase);
+unsigned long dmirror_select_device(struct dmirror_device *mdevice);
+unsigned long
+dmirror_devmem_fault_alloc_and_copy(struct migrate_vma *args,
+				    struct dmirror_device *mdevice);
 void dmirror_device_remove_chunks(struct dmirror_device *mdevice);
 
 /* mirror.c */
-void dmirror_do_update(struct dmirror *dmirror, unsigned long start,
-		       unsigned long end);
 int dmirror_range_fault_locked(struct dmirror *dmirror,
 			       struct mmu_interval_notifier *notifier,
 			       struct hmm_range *range);
-int dmirror_do_read(struct dmirror *dmirror, unsigned long start,
-		    unsigned long end, char *bounce, uint64_t *cpages);
 int dmirror_read_back(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd);
+int dmirror_access(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd,
+		   bool write);
+int dmirror_snapshot(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd);
+int dmirror_exclusive(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd);
+int dmirror_check_atomic(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd);
 
 /* migrate.c */
 int dmirror_migrate_to_device(struct dmirror *dmirror,
 			      struct hmm_dmirror_cmd *cmd);
 int dmirror_migrate_to_system(struct dmirror *dmirror,
 			      struct hmm_dmirror_cmd *cmd);
-vm_fault_t dmirror_devmem_fault(struct vm_fault *vmf);
 
 #endif /* DMIRROR_INTERNAL_H */

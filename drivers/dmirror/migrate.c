@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * dmirror's migrations: MIGRATE_TO_DEV and MIGRATE_TO_SYS over a range,
- * and migrate_to_ram() for a CPU access to one of its private pages.
- * Each runs the three steps of include/uhmm/migrate.h in batches of
- * DMIRROR_BATCH_PAGES under mmap_read_lock.
+ * dmirror's migration commands: MIGRATE_TO_DEV and MIGRATE_TO_SYS over a
+ * range (migrate_to_ram() for a CPU access to one of its private pages
+ * is device.c's). Each runs the three steps of include/uhmm/migrate.h in
+ * batches of DMIRROR_BATCH_PAGES under mmap_read_lock.
  *
  * The migrating mirror skips its own MMU_NOTIFY_MIGRATE, so these paths
  * update the device page tables themselves: every mirror of the device
@@ -39,56 +39,6 @@ static void dmirror_migrate_alloc_and_copy(struct migrate_vma *args,
 		    (!spage && (args->vma->vm_flags & VM_WRITE)))
 			args->dst[i] |= MIGRATE_PFN_WRITE;
 	}
-}
-
-/*
- * Device pages back to system RAM. Returns the number of pages that
- * could not get a system page.
- */
-static unsigned long
-dmirror_devmem_fault_alloc_and_copy(struct migrate_vma *args,
-				    struct dmirror_device *mdevice)
-{
-	bool moving[DMIRROR_BATCH_PAGES];
-	unsigned long failed = 0;
-
-	/* The device forgets the pages before their copies are taken, so
-	 * that it cannot write one after its copy. */
-	for (unsigned long i = 0; i < args->npages; i++) {
-		struct page *spage = migrate_pfn_to_page(args->src[i]);
-
-		args->dst[i] = 0;
-		moving[i] = spage && (args->src[i] & MIGRATE_PFN_MIGRATE) &&
-			    is_zone_device_page(spage);
-	}
-	dmirror_device_erase(mdevice, args->vma->vm_mm, args->start,
-			     args->npages, moving);
-	for (unsigned long i = 0; i < args->npages; i++) {
-		struct page *spage = migrate_pfn_to_page(args->src[i]);
-		struct page *dpage;
-
-		if (!moving[i])
-			continue;
-		dpage = alloc_page_vma(args->vma,
-				       args->start + i * PAGE_SIZE);
-		if (!dpage) {
-			failed++;
-			continue;
-		}
-		lock_page(dpage);
-		memcpy(page_address(dpage), dmirror_page_data(spage),
-		       PAGE_SIZE);
-		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-			       (args->src[i] & MIGRATE_PFN_WRITE);
-	}
-	return failed;
-}
-
-static unsigned long dmirror_select_device(struct dmirror_device *mdevice)
-{
-	return mdevice->zone_device_type == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE ?
-		MIGRATE_VMA_SELECT_DEVICE_PRIVATE :
-		MIGRATE_VMA_SELECT_DEVICE_COHERENT;
 }
 
 /*
@@ -207,9 +157,7 @@ int dmirror_migrate_to_device(struct dmirror *dmirror,
 		if (ret)
 			break;
 	}
-	if (ret)
-		return ret;
-	return dmirror_read_back(dmirror, cmd);
+	return ret;
 }
 
 int dmirror_migrate_to_system(struct dmirror *dmirror,
@@ -255,29 +203,4 @@ int dmirror_migrate_to_system(struct dmirror *dmirror,
 	}
 	mmap_read_unlock(mm);
 	return ret;
-}
-
-/* migrate_to_ram(): a CPU access to one of our private pages. */
-vm_fault_t dmirror_devmem_fault(struct vm_fault *vmf)
-{
-	struct dmirror_device *mdevice = dmirror_page_to_device(vmf->page);
-	unsigned long src = 0, dst = 0;
-	struct migrate_vma args = {
-		.vma = vmf->vma,
-		.start = vmf->address,
-		.end = vmf->address + PAGE_SIZE,
-		.src = &src,
-		.dst = &dst,
-		.pgmap_owner = mdevice,
-		.flags = dmirror_select_device(mdevice),
-		.fault_page = vmf->page,
-	};
-	unsigned long failed;
-
-	if (migrate_vma_setup(&args))
-		return VM_FAULT_SIGBUS;
-	failed = dmirror_devmem_fault_alloc_and_copy(&args, mdevice);
-	migrate_vma_pages(&args);
-	migrate_vma_finalize(&args);
-	return failed ? VM_FAULT_OOM : 0;
 }

@@ -12,8 +12,8 @@
 #include "dmirror_internal.h"
 
 /* Erase [start, end) from the device page table. Under dmirror->mutex. */
-void dmirror_do_update(struct dmirror *dmirror, unsigned long start,
-		       unsigned long end)
+static void dmirror_do_update(struct dmirror *dmirror, unsigned long start,
+			      unsigned long end)
 {
 	unsigned long index;
 	void *entry;
@@ -202,8 +202,8 @@ static int dmirror_fault(struct dmirror *dmirror, unsigned long start,
  * the range from the command's addr), counting pages. -ENOENT at the
  * first page not mapped. Under dmirror->mutex.
  */
-int dmirror_do_read(struct dmirror *dmirror, unsigned long start,
-		    unsigned long end, char *bounce, uint64_t *cpages)
+static int dmirror_do_read(struct dmirror *dmirror, unsigned long start,
+			   unsigned long end, char *bounce, uint64_t *cpages)
 {
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
 		void *entry = xa_load(&dmirror->pt, addr >> PAGE_SHIFT);
@@ -269,8 +269,8 @@ int dmirror_read_back(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd)
  * READ and WRITE: access the device's view, faulting the rest of the
  * range in whenever a page is missing; faults counts those passes.
  */
-static int dmirror_access(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd,
-			  bool write)
+int dmirror_access(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd,
+		   bool write)
 {
 	unsigned long size = cmd->npages << PAGE_SHIFT;
 	unsigned long start = cmd->addr, end = cmd->addr + size;
@@ -365,8 +365,7 @@ static const struct mmu_interval_notifier_ops dmirror_snapshot_ops = {
 };
 
 /* SNAPSHOT: one HMM_DMIRROR_PROT_* byte per page; never faults. */
-static int dmirror_snapshot(struct dmirror *dmirror,
-			    struct hmm_dmirror_cmd *cmd)
+int dmirror_snapshot(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd)
 {
 	struct dmirror_snapshot_notifier sn = { .dmirror = dmirror };
 	unsigned long pfns[DMIRROR_BATCH_PAGES];
@@ -408,9 +407,9 @@ static int dmirror_snapshot(struct dmirror *dmirror,
 	return ret;
 }
 
-/* EXCLUSIVE: take every page of the range for atomic access. */
-static int dmirror_exclusive(struct dmirror *dmirror,
-			     struct hmm_dmirror_cmd *cmd)
+/* EXCLUSIVE: take every page of the range for atomic access (the caller
+ * then reads it back). */
+int dmirror_exclusive(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
@@ -439,15 +438,11 @@ static int dmirror_exclusive(struct dmirror *dmirror,
 		put_page(page);
 	}
 	mmap_read_unlock(mm);
-	if (ret)
-		return ret;
-
-	return dmirror_read_back(dmirror, cmd);
+	return ret;
 }
 
 /* CHECK_EXCLUSIVE: -EPERM while the device still holds a page atomically. */
-static int dmirror_check_atomic(struct dmirror *dmirror,
-				struct hmm_dmirror_cmd *cmd)
+int dmirror_check_atomic(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long first = cmd->addr >> PAGE_SHIFT;
 	unsigned long last = first + cmd->npages - 1;
@@ -464,66 +459,4 @@ static int dmirror_check_atomic(struct dmirror *dmirror,
 	}
 	pthread_mutex_unlock(&dmirror->mutex);
 	return ret;
-}
-
-static int dmirror_run(struct dmirror *dmirror, unsigned int command,
-		       struct hmm_dmirror_cmd *cmd)
-{
-	switch (command) {
-	case HMM_DMIRROR_READ:
-		return dmirror_access(dmirror, cmd, false);
-	case HMM_DMIRROR_WRITE:
-		return dmirror_access(dmirror, cmd, true);
-	case HMM_DMIRROR_MIGRATE_TO_DEV:
-		return dmirror_migrate_to_device(dmirror, cmd);
-	case HMM_DMIRROR_MIGRATE_TO_SYS:
-		return dmirror_migrate_to_system(dmirror, cmd);
-	case HMM_DMIRROR_SNAPSHOT:
-		return dmirror_snapshot(dmirror, cmd);
-	case HMM_DMIRROR_EXCLUSIVE:
-		return dmirror_exclusive(dmirror, cmd);
-	case HMM_DMIRROR_CHECK_EXCLUSIVE:
-		return dmirror_check_atomic(dmirror, cmd);
-	case HMM_DMIRROR_RELEASE:
-		dmirror_device_remove_chunks(dmirror->mdevice);
-		return 0;
-	case HMM_DMIRROR_FLAGS:
-		dmirror->flags = cmd->npages;
-		return 0;
-	default:
-		return -EINVAL;
-	}
-}
-
-int dmirror_cmd(struct dmirror *dmirror, unsigned int command,
-		struct hmm_dmirror_cmd *ucmd)
-{
-	struct hmm_dmirror_cmd cmd;
-	int ret;
-
-	if (!dmirror || !ucmd)
-		return -EINVAL;
-	cmd = *ucmd;
-	if (cmd.addr & ~PAGE_MASK)
-		return -EINVAL;
-	if (cmd.npages > (ULONG_MAX >> PAGE_SHIFT) ||
-	    cmd.addr >= cmd.addr + (cmd.npages << PAGE_SHIFT))
-		return -EINVAL;
-	cmd.cpages = 0;
-	cmd.faults = 0;
-	/*
-	 * Every command, RELEASE and FLAGS included, needs a live mm, and
-	 * keeps it alive until it ends. (The kernel driver's READ and WRITE
-	 * spin when the mm is gone.)
-	 */
-	if (!mmget_not_zero(dmirror->mm))
-		return -EINVAL;
-	pthread_mutex_lock(&dmirror->cmd_lock);
-	ret = dmirror_run(dmirror, command, &cmd);
-	pthread_mutex_unlock(&dmirror->cmd_lock);
-	mmput(dmirror->mm);
-	if (ret)
-		return ret;
-	*ucmd = cmd;
-	return 0;
 }
