@@ -19,8 +19,9 @@
 
 #include <cmocka.h>
 
+#include <uhmm/xarray.h>
+
 #include "internal.h"
-#include "lib/xarray.h"
 #include "mm/filemap.h"
 
 /* The byte at offset off of every test file: differs page to page. */

@@ -21,7 +21,7 @@
 #include <uhmm/uhmm.h>
 
 #include "internal.h"
-#include "lib/xarray.h"
+#include <uhmm/xarray.h>
 
 /* As the kernel driver: 256 MiB of device memory a chunk. */
 #define DMIRROR_CHUNK_SIZE	(256UL << 20)

@@ -25,6 +25,7 @@
 #include <uhmm/mmu_notifier.h>
 #include <uhmm/rmap.h>
 #include <uhmm/types.h>
+#include <uhmm/xarray.h>
 
 /* ---- set-up ---- */
 

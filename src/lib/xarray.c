@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The radix tree behind struct xarray (see xarray.h).
+ * The radix tree behind struct xarray (see include/uhmm/xarray.h).
  *
  * A node at shift s has 512 slots; slot i covers indices
  * [base + (i << s), base + ((i + 1) << s)). At shift 0 the slots hold
@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "lib/xarray.h"
+#include <uhmm/xarray.h>
 
 #define XA_CHUNK_SHIFT	9
 #define XA_CHUNK_SIZE	(1U << XA_CHUNK_SHIFT)

@@ -37,8 +37,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <uhmm/xarray.h>
+
 #include "internal.h"
-#include "lib/xarray.h"
 #include "mm/filemap.h"
 
 struct address_space {

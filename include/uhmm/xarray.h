@@ -1,21 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A sparse array of pointers indexed by unsigned long: a radix tree of
- * 512-way nodes (one 4 KiB slot array a node), as the kernel's xarray is
- * for i_pages. Nodes come from malloc.
+ * A sparse array of pointers indexed by unsigned long, as the kernel's
+ * include/linux/xarray.h: a radix tree of 512-way nodes (one 4 KiB slot
+ * array a node). uhmm's page cache keeps its pages in one; a driver may
+ * keep its device page table in one (drivers/dmirror does).
  *
- * Entries are any non-NULL pointer; NULL means "no entry" (storing NULL
- * erases). The array has no lock of its own: the owner serialises every
- * call on one array (for a page cache: mapping->i_lock), readers included,
- * because a writer frees nodes.
+ * Entries are any non-NULL pointer, stored as they are: low tag bits
+ * are the caller's (the kernel reserves some values for its internal
+ * entries; here none is reserved). NULL means "no entry": storing NULL
+ * erases. Nodes come from malloc.
+ *
+ * The array has no lock of its own (the kernel's has xa_lock and RCU
+ * readers): the owner serialises every call on one array, readers
+ * included, because a writer frees nodes.
+ *
+ * Where the calls differ from the kernel's: no gfp argument (allocation
+ * is malloc), no marks (xa_find() has no filter), xa_store() returns an
+ * errno and hands the old entry back through *old, XARRAY_INIT takes no
+ * arguments.
  *
  * Shape: the root node covers [0, 512 << root->shift); the tree grows a
  * level at the top when an index beyond that is stored and shrinks when
  * only slot 0 of the root is left. A node with no entries is freed at
  * once, so an empty array holds no memory.
  */
-#ifndef UHMM_LIB_XARRAY_H
-#define UHMM_LIB_XARRAY_H
+#ifndef UHMM_XARRAY_H
+#define UHMM_XARRAY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,7 +48,7 @@ static inline bool xa_empty(const struct xarray *xa)
 	return xa->xa_root == NULL;
 }
 
-/* The entry at index, or NULL. */
+/* The entry at index, or NULL. Never fails. */
 void *xa_load(const struct xarray *xa, unsigned long index);
 
 /*
@@ -56,17 +66,19 @@ int xa_store(struct xarray *xa, unsigned long index, void *entry,
  */
 int xa_insert(struct xarray *xa, unsigned long index, void *entry);
 
-/* Remove the entry at index; returns it, or NULL if there was none. */
+/* Remove the entry at index; returns it, or NULL if there was none.
+ * Never fails (it allocates nothing). */
 void *xa_erase(struct xarray *xa, unsigned long index);
 
 /*
  * The first entry with an index in [*indexp, max], with *indexp set to
- * its index; NULL (*indexp unchanged) if there is none.
+ * its index; NULL (*indexp unchanged) if there is none. Never fails.
  */
 void *xa_find(const struct xarray *xa, unsigned long *indexp,
 	      unsigned long max);
 
-/* Free every node. The entries themselves are the caller's. */
+/* Free every node; the array is empty (and usable) afterwards. The
+ * entries themselves are the caller's. */
 void xa_destroy(struct xarray *xa);
 
 /*
@@ -84,4 +96,4 @@ void xa_destroy(struct xarray *xa);
 #define xa_for_each(xa, index, entry)					\
 	xa_for_each_range(xa, index, entry, 0, ~0UL)
 
-#endif /* UHMM_LIB_XARRAY_H */
+#endif /* UHMM_XARRAY_H */
