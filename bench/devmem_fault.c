@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <sys/mman.h>
 
+#include <uhmm/dmirror.h>
 #include <uhmm/uhmm.h>
 
 #include "bench.h"

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <sys/mman.h>
 
+#include <uhmm/dmirror.h>
 #include <uhmm/uhmm.h>
 
 #include "bench.h"

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <uhmm/dmirror.h>
 #include <uhmm/uhmm.h>
 
 #include "bench.h"

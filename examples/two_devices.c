@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uhmm/dmirror.h>
 #include <uhmm/uhmm.h>
 
 #define NPAGES	64

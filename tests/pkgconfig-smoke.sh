@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install uhmm into a scratch directory, build each program of examples/
 # against it with pkg-config alone, and run it: proves the installed
-# headers, library and uhmm.pc are enough for an outside program. Prints
-# TAP, one line per example; an example's own output becomes comments.
+# headers, libraries and uhmm.pc (and uhmm-dmirror.pc for a program on
+# the dmirror device) are enough for an outside program. Prints TAP, one
+# line per example; an example's own output becomes comments.
 set -eu
 build=$1
 src=$2
@@ -21,8 +22,13 @@ n=0
 for example in "$@"; do
 	n=$((n + 1))
 	name=$(basename "$example" .c)
+	# A program on the dmirror device needs its package too.
+	pkgs=uhmm
+	if grep -q '<uhmm/dmirror.h>' "$example"; then
+		pkgs="uhmm-dmirror uhmm"
+	fi
 	if ${CC:-cc} -o "$dest/$name" "$example" \
-		$(pkg-config --cflags --libs uhmm) >"$dest/$name.log" 2>&1 &&
+		$(pkg-config --cflags --libs $pkgs) >"$dest/$name.log" 2>&1 &&
 	   LD_LIBRARY_PATH="$libdir" "$dest/$name" \
 		>>"$dest/$name.log" 2>&1; then
 		echo "ok $n - examples/$name.c"

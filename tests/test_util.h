@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <uhmm/dmirror.h>
 #include <uhmm/uhmm.h>
 
 #include "internal.h"

@@ -319,15 +319,19 @@ static void dmirror_device_evict_chunk(struct dmirror_chunk *chunk)
 	unsigned long npages = chunk->pagemap.nr_pages;
 	unsigned long *src_pfns, *dst_pfns;
 
-	src_pfns = calloc(npages, sizeof(*src_pfns));
-	dst_pfns = calloc(npages, sizeof(*dst_pfns));
-	BUG_ON(!src_pfns || !dst_pfns);
+	/* As __GFP_NOFAIL: eviction cannot give up. */
+	while (!(src_pfns = calloc(npages, sizeof(*src_pfns))))
+		usleep(1000);
+	while (!(dst_pfns = calloc(npages, sizeof(*dst_pfns))))
+		usleep(1000);
 
 	while (atomic_load(&chunk->pagemap.pages_in_use)) {
 		unsigned long moved = 0;
 
-		BUG_ON(migrate_device_range(src_pfns, chunk->pagemap.pfn_first,
-					    npages));
+		/* Fails only for a range that is not one pagemap's. */
+		if (migrate_device_range(src_pfns, chunk->pagemap.pfn_first,
+					 npages))
+			abort();
 		for (unsigned long i = 0; i < npages; i++) {
 			struct page *spage = migrate_pfn_to_page(src_pfns[i]);
 			struct page *dpage;

@@ -18,10 +18,30 @@
 #ifndef DMIRROR_INTERNAL_H
 #define DMIRROR_INTERNAL_H
 
-#include <uhmm/uhmm.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/list.h>
 
-#include "internal.h"
+/* The installed headers only: dmirror builds out of tree against them. */
+#include <uhmm/uhmm.h>
 #include <uhmm/xarray.h>
+#include <uhmm/dmirror.h>
+
+/*
+ * The kernel's container_of() and min(), which uhmm's public headers do
+ * not define (a min macro there would break C++ and many programs).
+ */
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#define min(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); \
+		     _a < _b ? _a : _b; })
 
 /* As the kernel driver: 256 MiB of device memory a chunk. */
 #define DMIRROR_CHUNK_SIZE	(256UL << 20)

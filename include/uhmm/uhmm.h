@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
-#include <uhmm/dmirror.h>
 #include <uhmm/err.h>
 #include <uhmm/hmm.h>
 #include <uhmm/memremap.h>

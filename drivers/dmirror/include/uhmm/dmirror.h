@@ -12,6 +12,9 @@
  *
  * In a command, addr is an address of the mirrored mm and ptr a buffer
  * of this process of npages pages (SNAPSHOT: npages bytes).
+ *
+ * A library of its own above libuhmm: libuhmm-dmirror, pkg-config
+ * uhmm-dmirror. <uhmm/uhmm.h> does not include this header.
  */
 #ifndef UHMM_DMIRROR_H
 #define UHMM_DMIRROR_H
