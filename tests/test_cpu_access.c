@@ -868,6 +868,57 @@ static void test_mremap_shrink_as_host(void **state)
 	uhmm_mm_exit(uhmm.mm);
 }
 
+/*
+ * An instruction fetch needs PROT_EXEC, as on the host: a call into a
+ * readable page without it dies of SIGSEGV (it looped in the fault
+ * handler, which mapped the page readable again and again), and one into
+ * a PROT_EXEC page returns, whether PROT_EXEC came with the mapping or
+ * with mprotect, and stops when mprotect takes it away.
+ */
+static void test_fetch_as_host(void **state)
+{
+	static const struct { int prot, sig; } steps[] = {
+		{ PROT_READ | PROT_WRITE, SIGSEGV },
+		{ PROT_READ | PROT_EXEC, 0 },
+		{ PROT_READ, SIGSEGV },
+		{ PROT_READ | PROT_WRITE | PROT_EXEC, 0 },
+		{ PROT_WRITE, SIGSEGV },
+		{ PROT_NONE, SIGSEGV },
+	};
+	struct as host = { NULL }, uhmm = { uhmm_mm_create() };
+	struct as *both[] = { &host, &uhmm };
+
+	install_catch_handler();
+	for (int k = 0; k < 2; k++) {
+		char *p = as_map(both[k], 2 * PAGE_SIZE,
+				 PROT_READ | PROT_WRITE);
+		char *x = as_map(both[k], PAGE_SIZE, PROT_READ | PROT_WRITE |
+				 PROT_EXEC);
+
+		p[0] = (char)0xc3;				/* ret */
+		for (unsigned int i = 0; i < ARRAY_SIZE(steps); i++) {
+			int sig;
+
+			assert_int_equal(as_mprotect(both[k], p, PAGE_SIZE,
+						     steps[i].prot), 0);
+			sig = cpu_fetch(p);
+			if (sig != steps[i].sig)
+				fail_msg("%s: a call into a page of prot %#x: "
+					 "signal %d, expected %d",
+					 k ? "uhmm" : "host", steps[i].prot,
+					 sig, steps[i].sig);
+		}
+		/* Read in as the zero page. */
+		assert_int_equal(p[PAGE_SIZE], 0);
+		assert_int_equal(cpu_fetch(p + PAGE_SIZE), SIGSEGV);
+		x[0] = (char)0xc3;
+		assert_int_equal(cpu_fetch(x), 0);
+		as_munmap(both[k], p, 2 * PAGE_SIZE);
+		as_munmap(both[k], x, PAGE_SIZE);
+	}
+	uhmm_mm_exit(uhmm.mm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -877,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_protection_change_as_host),
 		cmocka_unit_test(test_mprotect_hole_as_host),
 		cmocka_unit_test(test_mremap_shrink_as_host),
+		cmocka_unit_test(test_fetch_as_host),
 		cmocka_unit_test(test_file_shared),
 		cmocka_unit_test(test_fork_cow),
 		cmocka_unit_test(test_device_pages),

@@ -160,4 +160,43 @@ fault:
 	return -1;
 }
 
+/*
+ * How long a child of cpu_fetch() may take before it counts as hung. Not
+ * a speed target (a call returns at once); it only bounds a fault that
+ * would be retried for ever, so that the test fails instead of hanging.
+ */
+#define FETCH_BOUND_S	60
+
+/*
+ * Call the code at p (a `ret`, 0xc3) in a child process, with the
+ * handlers of this one: 0 if the call returned, the signal the child died
+ * of if not (SIGALRM: it hung). Page tables live in system RAM, which the
+ * child shares with this process: call it only where a load from p has
+ * just worked, or failed, in this process, so that the child's fault
+ * finds its page there, or fails the same way, and allocates nothing. It
+ * may still set the young and host-mapped bits of PTEs here, which cost
+ * a needless flush at most.
+ */
+static inline int __attribute__((unused)) cpu_fetch(void *p)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		alarm(FETCH_BOUND_S);
+		((void (*)(void))p)();
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status)) {
+		assert_int_equal(WEXITSTATUS(status), 0);
+		return 0;
+	}
+	assert_true(WIFSIGNALED(status));
+	return WTERMSIG(status);
+}
+
 #endif /* UHMM_TEST_UTIL_H */

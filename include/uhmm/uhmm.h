@@ -211,8 +211,16 @@ void *uhmm_ptr(struct mm_struct *mm, void *addr);
  * the fault is the program's: info->si_signo and si_code say what the
  * kernel would have delivered (SIGSEGV with SEGV_MAPERR or SEGV_ACCERR,
  * or SIGBUS; a SIGBUS with si_errno ENOMEM where RAM ran out, where the
- * kernel would call its OOM killer). uhmm holds no lock when it hands a fault on, so the
- * program's handler may siglongjmp() out and go on calling uhmm.
+ * kernel would call its OOM killer). uhmm holds no lock when it hands a
+ * fault on, so the program's handler may siglongjmp() out and go on
+ * calling uhmm.
+ *
+ * Loads, stores and instruction fetches are checked as x86 Linux checks
+ * them: PROT_WRITE alone lets loads through, and a fetch needs
+ * PROT_EXEC (else SIGSEGV, SEGV_ACCERR, once the page is in: a fetch
+ * past the end of a file is SIGBUS first). Only x86-64's signal context
+ * tells a fetch from a load; elsewhere a fetch from a readable page
+ * without PROT_EXEC faults again for ever.
  *
  * A thread must not touch managed memory while it is inside a uhmm
  * callback (mmu notifier, migrate_to_ram, page_free): the fault would

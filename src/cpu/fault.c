@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The CPU's page fault: a load or store into a window that the host has
- * no mapping for raises SIGSEGV in the thread that made it. The handler
- * finds the mm of the window, runs handle_mm_fault() as the kernel's
- * page-fault handler would, maps the run of PTEs around the address in
- * the host (at most a block), and returns: the instruction runs again and hits.
+ * The CPU's page fault: a load, store or instruction fetch in a window
+ * that the host has no mapping for raises SIGSEGV in the thread that
+ * made it. The handler finds the mm of the window, runs handle_mm_fault()
+ * as the kernel's page-fault handler would, maps the run of PTEs around
+ * the address in the host (at most a block; executable where the VMA is
+ * VM_EXEC), and returns: the instruction runs again and hits.
  *
  * A fault the mm refuses (no VMA, no permission, SIGBUS from the fault
  * handler) goes to the handler the program had before, with every uhmm
@@ -95,11 +96,14 @@ static bool run_continues(struct vm_area_struct *vma, pte_t pte,
  * the same reason the run stops at a PTE the host maps already
  * (_PAGE_HOST_MAPPED): a page brought back from a device between mapped
  * neighbours is mapped alone.
- * Returns 1 if mapped, 0 if the PTE does not allow the access yet (fault
- * first), -errno if the host refused.
+ * Returns MAP_RUN_DONE if mapped, MAP_RUN_FAULT if the PTE does not
+ * allow the access yet (fault first), MAP_RUN_NOEXEC for a fetch from a
+ * page of a VMA without VM_EXEC, -errno if the host refused.
  */
+enum { MAP_RUN_FAULT, MAP_RUN_DONE, MAP_RUN_NOEXEC };
+
 static int map_run(struct vm_area_struct *vma, unsigned long addr,
-		   bool write)
+		   bool write, bool fetch)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	unsigned long block = PAGE_SIZE << settings->anon_block_order;
@@ -120,7 +124,16 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 	if (!pte_present(pte) || !pte_backing(pte, addr, &fd, &off) ||
 	    (write && !(pte_write(pte) && pte_dirty(pte)))) {
 		pte_unmap_unlock(ptep, ptl);
-		return 0;
+		return MAP_RUN_FAULT;
+	}
+	/* As x86's fault handler: a fetch from a page that is not there
+	 * faults it in like a load (a page past the end of a file is
+	 * SIGBUS), and from one that is there is SIGSEGV without VM_EXEC.
+	 * Mapped readable, the page would refuse the fetch again for
+	 * ever. */
+	if (fetch && !(vma->vm_flags & VM_EXEC)) {
+		pte_unmap_unlock(ptep, ptl);
+		return MAP_RUN_NOEXEC;
 	}
 	prot = pte_host_prot(vma, pte);
 
@@ -155,16 +168,25 @@ static int map_run(struct vm_area_struct *vma, unsigned long addr,
 		err = host_map(mm, start, end - start, prot, fd, off);
 	}
 	pte_unmap_unlock(ptep, ptl);
-	return err ? err : 1;
+	return err ? err : MAP_RUN_DONE;
 }
 
 /*
  * Resolve a CPU access to addr of mm. 0 when the host maps the page now,
  * else the signal to deliver (SIGSEGV or SIGBUS) with its code in *code.
  */
-static int cpu_fault(struct mm_struct *mm, unsigned long addr, int write,
-		     int *code)
+/* What the faulting instruction did, as far as the signal context says. */
+enum cpu_access {
+	ACCESS_UNKNOWN = -1,	/* a load or a store */
+	ACCESS_READ,
+	ACCESS_WRITE,
+	ACCESS_FETCH,		/* an instruction fetch */
+};
+
+static int cpu_fault(struct mm_struct *mm, unsigned long addr,
+		     enum cpu_access access, int *code)
 {
+	int write = access == ACCESS_UNKNOWN ? -1 : access == ACCESS_WRITE;
 	int sig = 0;
 
 	mmap_read_lock(mm);
@@ -179,7 +201,7 @@ static int cpu_fault(struct mm_struct *mm, unsigned long addr, int write,
 			*code = SEGV_MAPERR;
 			break;
 		}
-		/* Unknown direction (see access_is_write()): a write
+		/* Unknown direction (see fault_access()): a write
 		 * where one is allowed. */
 		if (write < 0)
 			write = !!(vma->vm_flags & VM_WRITE);
@@ -188,9 +210,14 @@ static int cpu_fault(struct mm_struct *mm, unsigned long addr, int write,
 			*code = SEGV_ACCERR;
 			break;
 		}
-		mapped = map_run(vma, addr, write);
-		if (mapped > 0)
+		mapped = map_run(vma, addr, write, access == ACCESS_FETCH);
+		if (mapped == MAP_RUN_DONE)
 			break;
+		if (mapped == MAP_RUN_NOEXEC) {
+			sig = SIGSEGV;
+			*code = SEGV_ACCERR;
+			break;
+		}
 		if (mapped < 0) {
 			fprintf(stderr, "uhmm: the host cannot map %#lx: %s "
 				"(see vm.max_map_count in the README)\n",
@@ -222,16 +249,32 @@ static int cpu_fault(struct mm_struct *mm, unsigned long addr, int write,
 	return sig;
 }
 
-/* 1 for a store, 0 for a load or fetch, -1 if the context does not say. */
-static int access_is_write(const void *uctx)
+/* The x86 page-fault error code (REG_ERR): a store, a fetch. */
+#define X86_PF_WRITE	0x02
+#define X86_PF_INSTR	0x10
+
+/*
+ * The access that raised SIGSEGV. Where the context does not say
+ * (other than x86-64), a load or a store, which cpu_fault() tells apart
+ * by the VMA; a fetch from a VMA without VM_EXEC then faults for ever.
+ */
+static enum cpu_access fault_access(const siginfo_t *info, const void *uctx)
 {
 #if defined(__x86_64__)
 	const ucontext_t *uc = uctx;
+	unsigned long err = (unsigned long)uc->uc_mcontext.gregs[REG_ERR];
+	unsigned long ip = (unsigned long)uc->uc_mcontext.gregs[REG_RIP];
 
-	return !!(uc->uc_mcontext.gregs[REG_ERR] & 0x2);
+	/* PF_INSTR is set where NX is on, as on every x86-64 Linux; the
+	 * instruction pointer at the faulting byte says it too. */
+	if ((err & X86_PF_INSTR) ||
+	    (!(err & X86_PF_WRITE) && ip == (unsigned long)info->si_addr))
+		return ACCESS_FETCH;
+	return err & X86_PF_WRITE ? ACCESS_WRITE : ACCESS_READ;
 #else
+	(void)info;
 	(void)uctx;
-	return -1;
+	return ACCESS_UNKNOWN;
 #endif
 }
 
@@ -247,7 +290,7 @@ bool uhmm_handle_fault(siginfo_t *info, void *ucontext)
 	if (!mm)
 		return false;
 	sig = cpu_fault(mm, (haddr - mm->window_delta) & PAGE_MASK,
-			access_is_write(ucontext), &code);
+			fault_access(info, ucontext), &code);
 	mmput(mm);
 	if (!sig)
 		return true;
