@@ -235,8 +235,9 @@ static int access_is_write(const void *uctx)
 #endif
 }
 
-bool uhmm_handle_fault(siginfo_t *info, void *ucontext)
+bool uhmm_handle_fault(void *siginfo, void *ucontext)
 {
+	siginfo_t *info = siginfo;
 	unsigned long haddr = (unsigned long)info->si_addr;
 	struct mm_struct *mm;
 	int sig, code;
