@@ -25,6 +25,7 @@
 #include <uhmm/mmu_notifier.h>
 #include <uhmm/rmap.h>
 #include <uhmm/types.h>
+#include <uhmm/version.h>
 #include <uhmm/xarray.h>
 
 UHMM_BEGIN_DECLS
