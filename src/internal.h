@@ -44,6 +44,19 @@
 __attribute__((noreturn, cold))
 void report_bug(const char *file, int line, const char *cond);
 
+/*
+ * The pthread_rwlock_t that a uhmm_rwlock_t of a public struct holds
+ * (include/uhmm/types.h says why the type is not pthread_rwlock_t).
+ */
+_Static_assert(sizeof(uhmm_rwlock_t) == sizeof(pthread_rwlock_t) &&
+	       _Alignof(uhmm_rwlock_t) == _Alignof(pthread_rwlock_t),
+	       "uhmm_rwlock_t has the layout of pthread_rwlock_t");
+
+static inline pthread_rwlock_t *rwlock_of(uhmm_rwlock_t *lock)
+{
+	return (pthread_rwlock_t *)lock;
+}
+
 /* First use of any entry point initialises uhmm with the defaults. */
 int ensure_initialized(void);
 

@@ -359,6 +359,22 @@ static void test_mmap_above_va_says_cap(void **state)
 	assert_int_equal(count_of(err, "uhmm:"), 1);
 }
 
+/* uhmm_version() is the headers' version, MAJOR.MINOR.PATCH of the
+ * macros, and meson.build's (UHMM_TEST_VERSION). */
+static void test_version(void **state)
+{
+	char expect[32];
+
+	snprintf(expect, sizeof(expect), "%d.%d.%d", UHMM_VERSION_MAJOR,
+		 UHMM_VERSION_MINOR, UHMM_VERSION_PATCH);
+	assert_string_equal(uhmm_version(), UHMM_VERSION_STRING);
+	assert_string_equal(uhmm_version(), expect);
+	assert_non_null(getenv("UHMM_TEST_VERSION"));
+	assert_string_equal(uhmm_version(), getenv("UHMM_TEST_VERSION"));
+	assert_int_equal(UHMM_VERSION_NUMBER, UHMM_VERSION_MAJOR * 10000 +
+			 UHMM_VERSION_MINOR * 100 + UHMM_VERSION_PATCH);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--child")) {
@@ -379,6 +395,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_rejected_config_says_why),
 		cmocka_unit_test(test_small_rlimit_says_why),
 		cmocka_unit_test(test_mmap_above_va_says_cap),
+		cmocka_unit_test(test_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

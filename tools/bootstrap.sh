@@ -11,6 +11,7 @@ set -eu
 # The only list of packages: add a line here for a new need.
 REQUIREMENTS='
 build-essential cmd:cc
+g++             cmd:g++
 meson           cmd:meson
 ninja-build     cmd:ninja
 pkg-config      cmd:pkg-config

@@ -5,6 +5,10 @@
 
 #include <stdbool.h>
 
+#include <uhmm/compiler.h>
+
+UHMM_BEGIN_DECLS
+
 #define MAX_ERRNO	4095
 
 static inline void *ERR_PTR(long error)
@@ -32,5 +36,7 @@ static inline bool IS_ERR_OR_NULL(const void *ptr)
 {
 	return !ptr || IS_ERR(ptr);
 }
+
+UHMM_END_DECLS
 
 #endif /* UHMM_ERR_H */

@@ -7,7 +7,10 @@
 #ifndef UHMM_HMM_H
 #define UHMM_HMM_H
 
+#include <uhmm/compiler.h>
 #include <uhmm/mmu_notifier.h>
+
+UHMM_BEGIN_DECLS
 
 /*
  * The bits of an hmm_pfns[] entry: the pfn in the low bits, flags on top.
@@ -81,5 +84,7 @@ struct hmm_range {
  * On an error, entries may hold partial results and must not be used.
  */
 int hmm_range_fault(struct hmm_range *range);
+
+UHMM_END_DECLS
 
 #endif /* UHMM_HMM_H */

@@ -5,6 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <uhmm/compiler.h>
+
+UHMM_BEGIN_DECLS
+
 /*
  * An intrusive interval tree of closed intervals [start, last], as the
  * kernel's lib/interval_tree.c: an augmented red-black tree ordered by
@@ -51,5 +55,7 @@ interval_tree_iter_first(struct rb_root_cached *root, unsigned long start,
 struct interval_tree_node *
 interval_tree_iter_next(struct interval_tree_node *node, unsigned long start,
 			unsigned long last);
+
+UHMM_END_DECLS
 
 #endif /* UHMM_INTERVAL_TREE_H */

@@ -7,8 +7,11 @@
 #ifndef UHMM_MEMREMAP_H
 #define UHMM_MEMREMAP_H
 
+#include <uhmm/compiler.h>
 #include <uhmm/err.h>
 #include <uhmm/mm.h>
+
+UHMM_BEGIN_DECLS
 
 enum memory_type {
 	/* Not addressable by the CPU: a CPU access faults and the owner's
@@ -55,7 +58,7 @@ struct dev_pagemap {
 	char *vaddr;			/* coherent: page_address() base */
 	int backing_fd;			/* coherent: its memfd; else -1 */
 	/* Pages between zone_device_page_init() and their last put. */
-	atomic_long pages_in_use;
+	UHMM_ATOMIC(long) pages_in_use;
 };
 
 /*
@@ -99,5 +102,7 @@ static inline bool is_device_coherent_page(const struct page *page)
 {
 	return page->pgmap && page->pgmap->type == MEMORY_DEVICE_COHERENT;
 }
+
+UHMM_END_DECLS
 
 #endif /* UHMM_MEMREMAP_H */

@@ -16,7 +16,10 @@
 #ifndef UHMM_MIGRATE_H
 #define UHMM_MIGRATE_H
 
+#include <uhmm/compiler.h>
 #include <uhmm/memremap.h>
+
+UHMM_BEGIN_DECLS
 
 #define MIGRATE_PFN_VALID	(1UL << 0)	/* a page is there */
 #define MIGRATE_PFN_MIGRATE	(1UL << 1)	/* it is (to be) migrated */
@@ -116,5 +119,7 @@ void migrate_device_pages(unsigned long *src_pfns, unsigned long *dst_pfns,
 			  unsigned long npages);
 void migrate_device_finalize(unsigned long *src_pfns, unsigned long *dst_pfns,
 			     unsigned long npages);
+
+UHMM_END_DECLS
 
 #endif /* UHMM_MIGRATE_H */

@@ -4,8 +4,11 @@
 
 #include <errno.h>
 
+#include <uhmm/compiler.h>
 #include <uhmm/err.h>
 #include <uhmm/mm_types.h>
+
+UHMM_BEGIN_DECLS
 
 /* ---- address-space lifetime (see struct mm_struct) ---- */
 
@@ -15,40 +18,21 @@ void mmget(struct mm_struct *mm);
 bool mmget_not_zero(struct mm_struct *mm);
 void mmput(struct mm_struct *mm);
 
-static inline void mmap_read_lock(struct mm_struct *mm)
-{
-	pthread_rwlock_rdlock(&mm->mmap_lock);
-}
-
-static inline bool mmap_read_trylock(struct mm_struct *mm)
-{
-	return pthread_rwlock_tryrdlock(&mm->mmap_lock) == 0;
-}
-
-static inline void mmap_read_unlock(struct mm_struct *mm)
-{
-	pthread_rwlock_unlock(&mm->mmap_lock);
-}
-
-static inline void mmap_write_lock(struct mm_struct *mm)
-{
-	pthread_rwlock_wrlock(&mm->mmap_lock);
-	atomic_store_explicit(&mm->mmap_write_owner,
-			      (unsigned long)pthread_self(),
-			      memory_order_relaxed);
-}
-
-static inline void mmap_write_unlock(struct mm_struct *mm)
-{
-	atomic_store_explicit(&mm->mmap_write_owner, 0, memory_order_relaxed);
-	pthread_rwlock_unlock(&mm->mmap_lock);
-}
+/*
+ * mmap_lock (a pthread rwlock): readers are page-table walkers and
+ * faults, writers change the VMA set. Functions rather than inlines
+ * because struct mm_struct holds the lock as a uhmm_rwlock_t.
+ */
+void mmap_read_lock(struct mm_struct *mm);
+bool mmap_read_trylock(struct mm_struct *mm);
+void mmap_read_unlock(struct mm_struct *mm);
+void mmap_write_lock(struct mm_struct *mm);
+void mmap_write_unlock(struct mm_struct *mm);
 
 /* Does this thread hold mmap_lock for write (mmap_assert_write_locked)? */
 static inline bool mmap_write_locked_by_me(struct mm_struct *mm)
 {
-	return atomic_load_explicit(&mm->mmap_write_owner,
-				    memory_order_relaxed) ==
+	return __atomic_load_n(&mm->mmap_write_owner, __ATOMIC_RELAXED) ==
 	       (unsigned long)pthread_self();
 }
 
@@ -151,12 +135,12 @@ struct vm_operations_struct {
  * mmap_write_lock held and the new VMA in place and still empty
  * (vm_ops: callbacks that do nothing; vm_private_data: NULL). It may set
  * vm_ops, vm_private_data and vm_flags (VM_MIXEDMAP, VM_IO, clear
- * VM_MAYWRITE...), and insert pages (vm_insert_page()). private is what
+ * VM_MAYWRITE...), and insert pages (vm_insert_page()). priv is what
  * the driver passed to vm_mmap_driver(), its open file. Returns 0 or a
  * negative errno; on an error the pages inserted are unmapped and the
  * VMA goes without a call to close.
  */
-typedef int (*vm_mmap_fn)(void *private, struct vm_area_struct *vma);
+typedef int (*vm_mmap_fn)(void *priv, struct vm_area_struct *vma);
 
 /*
  * Map [addr, addr + len) of mm to a driver: what a driver's own mmap
@@ -174,7 +158,7 @@ typedef int (*vm_mmap_fn)(void *private, struct vm_area_struct *vma);
 unsigned long vm_mmap_driver(struct mm_struct *mm, unsigned long addr,
 			     unsigned long len, int prot, int flags,
 			     unsigned long pgoff, vm_mmap_fn mmap,
-			     void *private);
+			     void *priv);
 
 /*
  * Map page at addr of vma, a driver's mapping (the kernel's
@@ -230,7 +214,7 @@ void split_page(struct page *page, unsigned int order);
 
 static inline void get_page(struct page *page)
 {
-	atomic_fetch_add_explicit(&page->_refcount, 1, memory_order_relaxed);
+	__atomic_fetch_add(&page->_refcount, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -243,14 +227,13 @@ static inline void get_page(struct page *page)
  */
 static inline bool get_page_unless_zero(struct page *page)
 {
-	int ref = atomic_load_explicit(&page->_refcount, memory_order_relaxed);
+	int ref = __atomic_load_n(&page->_refcount, __ATOMIC_RELAXED);
 
 	do {
 		if (ref == 0)
 			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&page->_refcount,
-			&ref, ref + 1, memory_order_acquire,
-			memory_order_relaxed));
+	} while (!__atomic_compare_exchange_n(&page->_refcount, &ref,
+			ref + 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
 	return true;
 }
 
@@ -259,22 +242,24 @@ void put_page(struct page *page);
 
 static inline int page_ref_count(const struct page *page)
 {
-	return atomic_load(&page->_refcount);
+	return __atomic_load_n(&page->_refcount, __ATOMIC_SEQ_CST);
 }
 
 static inline int page_mapcount(const struct page *page)
 {
-	return atomic_load(&page->_mapcount);
+	return __atomic_load_n(&page->_mapcount, __ATOMIC_SEQ_CST);
 }
 
 static inline bool PageAnon(const struct page *page)
 {
-	return atomic_load(&page->flags) & (1UL << PG_anon);
+	return __atomic_load_n(&page->flags, __ATOMIC_SEQ_CST) &
+	       (1UL << PG_anon);
 }
 
 static inline bool PageDirty(const struct page *page)
 {
-	return atomic_load(&page->flags) & (1UL << PG_dirty);
+	return __atomic_load_n(&page->flags, __ATOMIC_SEQ_CST) &
+	       (1UL << PG_dirty);
 }
 
 /*
@@ -289,7 +274,8 @@ void unlock_page(struct page *page);
 
 static inline bool PageLocked(const struct page *page)
 {
-	return atomic_load(&page->flags) & (1UL << PG_locked);
+	return __atomic_load_n(&page->flags, __ATOMIC_SEQ_CST) &
+	       (1UL << PG_locked);
 }
 
 /* ---- get_user_pages ---- */
@@ -327,5 +313,7 @@ static inline bool is_zero_page(const struct page *page)
 {
 	return page == zero_page();
 }
+
+UHMM_END_DECLS
 
 #endif /* UHMM_MM_H */

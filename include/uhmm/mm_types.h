@@ -2,10 +2,15 @@
 #ifndef UHMM_MM_TYPES_H
 #define UHMM_MM_TYPES_H
 
+#ifndef __cplusplus
 #include <stdatomic.h>
+#endif
 #include <urcu/list.h>
 
+#include <uhmm/compiler.h>
 #include <uhmm/types.h>
+
+UHMM_BEGIN_DECLS
 
 struct address_space;
 struct dev_pagemap;
@@ -15,8 +20,8 @@ struct host_window;
 struct vm_operations_struct;
 
 /*
- * struct page: one for every pfn of system RAM (and, later, of device
- * memory). Who holds the references counted in _refcount:
+ * struct page: one for every pfn of system RAM and of device memory
+ * (memremap_pages()). Who holds the references counted in _refcount:
  *  - the allocator's caller, from alloc_pages() until it is handed over;
  *  - every PTE that maps the page (one each, matching _mapcount);
  *  - the page cache, one while the page is in a mapping's i_pages;
@@ -24,12 +29,13 @@ struct vm_operations_struct;
  * The page returns to the allocator when the last reference is put.
  */
 struct page {
-	atomic_ulong flags;		/* PG_* bits, atomic bit operations */
-	atomic_int _refcount;		/* see above */
-	atomic_int _mapcount;		/* PTEs mapping this page (0: unmapped);
+	UHMM_ATOMIC(unsigned long) flags; /* PG_* bits, atomic bit
+					 * operations */
+	UHMM_ATOMIC(int) _refcount;	/* see above */
+	UHMM_ATOMIC(int) _mapcount;	/* PTEs mapping this page (0: unmapped);
 					 * changed under the PTL of each PTE */
-	union {
-		struct {		/* page cache and anonymous pages */
+	UHMM_ANONYMOUS union {
+		UHMM_ANONYMOUS struct {	/* page cache and anonymous pages */
 			/* page cache: the owning mapping, set and cleared
 			 * under mapping->lock; NULL for anonymous pages */
 			struct address_space *mapping;
@@ -44,7 +50,8 @@ struct page {
 		/* page-table page: the split PTE lock of this table */
 		spinlock_t ptl;
 	};
-	unsigned long private;		/* buddy: order of a free block head */
+	unsigned long buddy_order;	/* buddy: order of a free block head
+					 * (the kernel's page->private) */
 	struct dev_pagemap *pgmap;	/* device memory: its pagemap */
 	void *zone_device_data;		/* device memory: the driver's */
 } __attribute__((aligned(64)));	/* one cache line, as the kernel's */
@@ -130,18 +137,19 @@ typedef struct { uint64_t pgd; } pgd_t;
  * When it reaches zero the struct and its top-level table are freed.
  */
 struct mm_struct {
-	atomic_int mm_users;
-	atomic_int mm_count;
+	UHMM_ATOMIC(int) mm_users;
+	UHMM_ATOMIC(int) mm_count;
 
 	/*
 	 * Readers: page-table walkers and fault handlers. Writers: changes
-	 * to the VMA set and anything that frees page tables.
+	 * to the VMA set and anything that frees page tables. Taken with
+	 * mmap_read_lock() and mmap_write_lock() (include/uhmm/mm.h).
 	 */
-	pthread_rwlock_t mmap_lock;
+	uhmm_rwlock_t mmap_lock;
 	/* The thread (pthread_self()) that holds mmap_lock for write, or
 	 * 0: set by it after taking the lock, cleared before dropping it,
 	 * read by anyone (mmap_write_locked_by_me()). */
-	_Atomic unsigned long mmap_write_owner;
+	UHMM_ATOMIC(unsigned long) mmap_write_owner;
 
 	/* VMAs sorted by address, not overlapping: mmap_lock */
 	struct vm_area_struct **vmas;
@@ -165,7 +173,7 @@ struct mm_struct {
 	 * walker holds it for read from pte_table_lookup() until it has
 	 * dropped the PTL. Taken inside page locks, outside the PTL.
 	 */
-	pthread_rwlock_t pgtable_free_lock;
+	uhmm_rwlock_t pgtable_free_lock;
 
 	/* On the list of every mm from mm_alloc() to __mmdrop(), oldest
 	 * first, which the device-page rmap walk visits: mmlist_lock
@@ -183,7 +191,9 @@ struct mm_struct {
 
 	/* Pages with a struct page mapped by present PTEs (the zero page
 	 * not counted); changed under the PTL of each PTE. */
-	atomic_long rss_pages;
+	UHMM_ATOMIC(long) rss_pages;
 };
+
+UHMM_END_DECLS
 
 #endif /* UHMM_MM_TYPES_H */

@@ -2,8 +2,11 @@
 #ifndef UHMM_MMU_NOTIFIER_H
 #define UHMM_MMU_NOTIFIER_H
 
+#include <uhmm/compiler.h>
 #include <uhmm/interval_tree.h>
 #include <uhmm/mm.h>
+
+UHMM_BEGIN_DECLS
 
 struct mmu_notifier;
 struct mmu_interval_notifier;
@@ -258,5 +261,7 @@ static inline bool mm_has_notifiers(struct mm_struct *mm)
 	return __atomic_load_n(&mm->notifier_subscriptions, __ATOMIC_ACQUIRE)
 		!= NULL;
 }
+
+UHMM_END_DECLS
 
 #endif /* UHMM_MMU_NOTIFIER_H */

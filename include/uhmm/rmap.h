@@ -5,8 +5,11 @@
 #ifndef UHMM_RMAP_H
 #define UHMM_RMAP_H
 
+#include <uhmm/compiler.h>
 #include <uhmm/err.h>
 #include <uhmm/mm.h>
+
+UHMM_BEGIN_DECLS
 
 /*
  * Give the device identified by owner exclusive (atomic) access to the
@@ -32,5 +35,7 @@
  */
 struct page *make_device_exclusive(struct mm_struct *mm, unsigned long addr,
 				   void *owner);
+
+UHMM_END_DECLS
 
 #endif /* UHMM_RMAP_H */

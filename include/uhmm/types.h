@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uhmm/compiler.h>
+
+UHMM_BEGIN_DECLS
+
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1UL << PAGE_SHIFT)
 #define PAGE_MASK	(~(PAGE_SIZE - 1))
@@ -33,6 +37,24 @@
 
 typedef unsigned long pgoff_t;
 typedef unsigned int vm_fault_t;
+
+/*
+ * The storage of a pthread_rwlock_t (mm_struct's mmap_lock). ISO C
+ * without a POSIX feature-test macro has no pthread_rwlock_t, and a
+ * public header must not depend on the includer's; so the field is this
+ * union of the same size and alignment, which only libuhmm uses as the
+ * pthread_rwlock_t it is (src/mm/mm_internal.h checks the layout).
+ * glibc's <pthread.h> says the size whatever the feature-test macros.
+ */
+#ifdef __SIZEOF_PTHREAD_RWLOCK_T
+#define UHMM_SIZEOF_RWLOCK	__SIZEOF_PTHREAD_RWLOCK_T
+#else
+#define UHMM_SIZEOF_RWLOCK	56
+#endif
+typedef union {
+	char __size[UHMM_SIZEOF_RWLOCK];
+	long __align;
+} uhmm_rwlock_t;
 
 /*
  * spinlock_t: a short lock that is never held across a sleep on another
@@ -68,5 +90,7 @@ static inline void spin_unlock(spinlock_t *l)
 {
 	pthread_mutex_unlock(&l->m);
 }
+
+UHMM_END_DECLS
 
 #endif /* UHMM_TYPES_H */

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#include <uhmm/compiler.h>
 #include <uhmm/err.h>
 #include <uhmm/hmm.h>
 #include <uhmm/memremap.h>
@@ -24,7 +25,10 @@
 #include <uhmm/mmu_notifier.h>
 #include <uhmm/rmap.h>
 #include <uhmm/types.h>
+#include <uhmm/version.h>
 #include <uhmm/xarray.h>
+
+UHMM_BEGIN_DECLS
 
 /* ---- set-up ---- */
 
@@ -225,12 +229,19 @@ void *uhmm_ptr(struct mm_struct *mm, void *addr);
  * A thread must not touch managed memory while it is inside a uhmm
  * callback (mmu notifier, migrate_to_ram, page_free): the fault would
  * wait for locks that thread holds.
+ *
+ * info is the handler's siginfo_t *. It is declared void * because ISO C
+ * without a POSIX feature-test macro has no siginfo_t, and this header
+ * must not depend on the includer's macros; a siginfo_t * converts to it
+ * implicitly, in C as in C++.
  */
-bool uhmm_handle_fault(siginfo_t *info, void *ucontext);
+bool uhmm_handle_fault(void *info, void *ucontext);
 
 /* (Re)install uhmm's SIGSEGV handler in front of the current one: 0, or
  * -errno (-EBUSY where a sanitizer keeps SIGSEGV to itself). Call it
  * while no other thread can take a SIGSEGV. */
 int uhmm_install_fault_handler(void);
+
+UHMM_END_DECLS
 
 #endif /* UHMM_UHMM_H */

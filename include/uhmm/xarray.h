@@ -30,6 +30,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <uhmm/compiler.h>
+
+UHMM_BEGIN_DECLS
+
 struct xa_node;
 
 struct xarray {
@@ -95,5 +99,7 @@ void xa_destroy(struct xarray *xa);
 
 #define xa_for_each(xa, index, entry)					\
 	xa_for_each_range(xa, index, entry, 0, ~0UL)
+
+UHMM_END_DECLS
 
 #endif /* UHMM_XARRAY_H */

@@ -278,8 +278,9 @@ static enum cpu_access fault_access(const siginfo_t *info, const void *uctx)
 #endif
 }
 
-bool uhmm_handle_fault(siginfo_t *info, void *ucontext)
+bool uhmm_handle_fault(void *siginfo, void *ucontext)
 {
+	siginfo_t *info = siginfo;
 	unsigned long haddr = (unsigned long)info->si_addr;
 	struct mm_struct *mm;
 	int sig, code;

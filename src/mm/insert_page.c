@@ -47,8 +47,8 @@ static int validate_page_before_insert(struct vm_area_struct *vma,
 /* Is anything holding mmap_lock at all? A cheap precondition check. */
 static bool mmap_locked(struct mm_struct *mm)
 {
-	if (pthread_rwlock_trywrlock(&mm->mmap_lock) == 0) {
-		pthread_rwlock_unlock(&mm->mmap_lock);
+	if (pthread_rwlock_trywrlock(rwlock_of(&mm->mmap_lock)) == 0) {
+		pthread_rwlock_unlock(rwlock_of(&mm->mmap_lock));
 		return false;
 	}
 	return true;

@@ -15,6 +15,37 @@
 static CDS_LIST_HEAD(mmlist);
 static pthread_mutex_t mmlist_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* ---- mmap_lock (include/uhmm/mm.h) ---- */
+
+void mmap_read_lock(struct mm_struct *mm)
+{
+	pthread_rwlock_rdlock(rwlock_of(&mm->mmap_lock));
+}
+
+bool mmap_read_trylock(struct mm_struct *mm)
+{
+	return pthread_rwlock_tryrdlock(rwlock_of(&mm->mmap_lock)) == 0;
+}
+
+void mmap_read_unlock(struct mm_struct *mm)
+{
+	pthread_rwlock_unlock(rwlock_of(&mm->mmap_lock));
+}
+
+void mmap_write_lock(struct mm_struct *mm)
+{
+	pthread_rwlock_wrlock(rwlock_of(&mm->mmap_lock));
+	atomic_store_explicit(&mm->mmap_write_owner,
+			      (unsigned long)pthread_self(),
+			      memory_order_relaxed);
+}
+
+void mmap_write_unlock(struct mm_struct *mm)
+{
+	atomic_store_explicit(&mm->mmap_write_owner, 0, memory_order_relaxed);
+	pthread_rwlock_unlock(rwlock_of(&mm->mmap_lock));
+}
+
 struct mm_struct *mm_alloc(void)
 {
 	pthread_rwlockattr_t attr;
@@ -39,16 +70,16 @@ struct mm_struct *mm_alloc(void)
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr,
 		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&mm->mmap_lock, &attr);
+	pthread_rwlock_init(rwlock_of(&mm->mmap_lock), &attr);
 	pthread_rwlockattr_destroy(&attr);
 
 	spin_lock_init(&mm->page_table_lock);
-	pthread_rwlock_init(&mm->pgtable_free_lock, NULL);
+	pthread_rwlock_init(rwlock_of(&mm->pgtable_free_lock), NULL);
 	mm->mmap_base = user_va_start;
 	mm->task_size = user_va_end;
 	if (window_bind(mm)) {
-		pthread_rwlock_destroy(&mm->pgtable_free_lock);
-		pthread_rwlock_destroy(&mm->mmap_lock);
+		pthread_rwlock_destroy(rwlock_of(&mm->pgtable_free_lock));
+		pthread_rwlock_destroy(rwlock_of(&mm->mmap_lock));
 		spin_lock_destroy(&mm->page_table_lock);
 		pgtable_free(pgd);
 		free(mm);
@@ -106,8 +137,8 @@ static void __mmdrop(struct mm_struct *mm)
 	mmu_notifier_subscriptions_destroy(mm);
 	window_unbind(mm);
 	pgtable_free(virt_to_page(mm->pgd));
-	pthread_rwlock_destroy(&mm->mmap_lock);
-	pthread_rwlock_destroy(&mm->pgtable_free_lock);
+	pthread_rwlock_destroy(rwlock_of(&mm->mmap_lock));
+	pthread_rwlock_destroy(rwlock_of(&mm->pgtable_free_lock));
 	spin_lock_destroy(&mm->page_table_lock);
 	free(mm->vmas);
 	free(mm);

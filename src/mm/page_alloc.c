@@ -11,7 +11,7 @@
 static struct zone {
 	spinlock_t lock;
 	/* Heads of free blocks, by order; each head has PG_buddy and its
-	 * order in page->private. All under lock. */
+	 * order in page->buddy_order. All under lock. */
 	struct cds_list_head free_area[NR_PAGE_ORDERS];
 	unsigned long nr_free[NR_PAGE_ORDERS];	/* blocks, by order: lock */
 	unsigned long free_pages;		/* pages: lock */
@@ -54,13 +54,13 @@ static inline unsigned long buddy_pfn(unsigned long pfn, unsigned int order)
 
 static inline bool page_is_buddy(struct page *page, unsigned int order)
 {
-	return test_page_flag(page, PG_buddy) && page->private == order;
+	return test_page_flag(page, PG_buddy) && page->buddy_order == order;
 }
 
 static void add_to_free_list(struct page *page, unsigned int order)
 {
 	__set_page_flag(page, PG_buddy);
-	page->private = order;
+	page->buddy_order = order;
 	cds_list_add(&page->buddy_list, &zone.free_area[order]);
 	zone.nr_free[order]++;
 }
@@ -71,7 +71,7 @@ static void del_from_free_list(struct page *page, unsigned int order)
 	/* buddy_list shares its bytes with mapping/index */
 	memset(&page->buddy_list, 0, sizeof(page->buddy_list));
 	__clear_page_flag(page, PG_buddy);
-	page->private = 0;
+	page->buddy_order = 0;
 	zone.nr_free[order]--;
 }
 
@@ -108,7 +108,7 @@ static void free_pages_prepare(struct page *page, unsigned int order)
 		atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
 		p->mapping = NULL;
 		p->index = 0;
-		p->private = 0;
+		p->buddy_order = 0;
 		p->pgmap = NULL;
 		p->zone_device_data = NULL;
 	}

@@ -165,7 +165,7 @@ void free_pgtables(struct mm_struct *mm, unsigned long start,
 {
 	unsigned long addr, next;
 
-	pthread_rwlock_wrlock(&mm->pgtable_free_lock);
+	pthread_rwlock_wrlock(rwlock_of(&mm->pgtable_free_lock));
 	for (addr = start; addr < end; addr = next) {
 		next = level_addr_end(addr, end, PGDIR_SIZE);
 		/* level 2: the pgd entry points to a pud table, whose
@@ -174,7 +174,7 @@ void free_pgtables(struct mm_struct *mm, unsigned long start,
 		if (next == 0)
 			break;
 	}
-	pthread_rwlock_unlock(&mm->pgtable_free_lock);
+	pthread_rwlock_unlock(rwlock_of(&mm->pgtable_free_lock));
 }
 
 pte_t *rmap_pte_lock(struct mm_struct *mm, unsigned long addr,
@@ -182,10 +182,10 @@ pte_t *rmap_pte_lock(struct mm_struct *mm, unsigned long addr,
 {
 	pmd_t *pmd;
 
-	pthread_rwlock_rdlock(&mm->pgtable_free_lock);
+	pthread_rwlock_rdlock(rwlock_of(&mm->pgtable_free_lock));
 	pmd = pte_table_lookup(mm, addr);
 	if (!pmd) {
-		pthread_rwlock_unlock(&mm->pgtable_free_lock);
+		pthread_rwlock_unlock(rwlock_of(&mm->pgtable_free_lock));
 		return NULL;
 	}
 	return pte_offset_map_lock(pmd, addr, ptlp);
@@ -194,7 +194,7 @@ pte_t *rmap_pte_lock(struct mm_struct *mm, unsigned long addr,
 void rmap_pte_unlock(struct mm_struct *mm, pte_t *ptep, spinlock_t *ptl)
 {
 	pte_unmap_unlock(ptep, ptl);
-	pthread_rwlock_unlock(&mm->pgtable_free_lock);
+	pthread_rwlock_unlock(rwlock_of(&mm->pgtable_free_lock));
 }
 
 void set_pte_at(struct mm_struct *mm, unsigned long addr, pte_t *ptep,

@@ -23,6 +23,10 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 
+#include <uhmm/compiler.h>
+
+UHMM_BEGIN_DECLS
+
 struct mm_struct;
 struct dmirror;
 
@@ -120,5 +124,7 @@ struct dmirror_device_stats {
 	int memory_type;		/* HMM_DMIRROR_MEMORY_DEVICE_* */
 };
 int dmirror_device_stats(int device, struct dmirror_device_stats *stats);
+
+UHMM_END_DECLS
 
 #endif /* UHMM_DMIRROR_H */
